@@ -1,0 +1,448 @@
+"""The book of business: one application service per process, one method per use case.
+
+Each method is get → act → save: load the aggregates involved, let the
+domain check the rules and record events, then save every changed aggregate
+in one transaction. A refusal raises before anything is saved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, RecordConflictError
+
+from application import commands as c
+from application.settings import Clock, Settings
+from domain import identity
+from domain.account_number import AccountNumber
+from domain.assignment import Assignment
+from domain.custody_rules import counts_toward_cap
+from domain.customer import BalanceOutcome, Customer
+from domain.errors import (
+    AlreadyAssigned,
+    AlreadyExists,
+    ConcurrencyConflict,
+    InvalidInput,
+    NotAssigned,
+    NotFound,
+)
+from domain.manager import Manager
+from domain.money import parse_amount, parse_ratio
+from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
+from domain.rulebooks import RulebookRegistry
+from domain.rules.base_window import Base
+from domain.values import Basis, ReassignmentMode, basis_for
+
+A = TypeVar("A", bound=Aggregate)
+
+
+def builtin_rulebook() -> Rulebook:
+    """The default rules shipped with rmbook (same content as rulebook-2024.json)."""
+    text = resources.files("application").joinpath("default_rulebook.json").read_text("utf-8")
+    return parse_rulebook(json.loads(text))
+
+
+@dataclass
+class Receipt:
+    """What a write returns: its position in the global sequence, plus any result."""
+
+    position: int | None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class BookOfBusiness(Application[UUID]):
+    name = "rmbook"
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or Clock(self.settings.today)
+        self.builtin = builtin_rulebook()
+        super().__init__(env=self.settings.eventsourcing_env())
+
+    # ---- plumbing ----------------------------------------------------------
+
+    def today(self) -> date:
+        return self.clock.today()
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str, field: str) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} not found", field=field) from None
+        if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced per kind
+            raise NotFound(f"{what} not found", field=field)
+        return aggregate
+
+    def customer(self, customer_no: str) -> Customer:
+        return self._get(Customer, identity.customer_id(customer_no),
+                         f"customer {customer_no}", "customer_no")
+
+    def manager(self, staff_no: str, field: str = "staff_no") -> Manager:
+        return self._get(Manager, identity.manager_id(staff_no), f"manager {staff_no}", field)
+
+    def assignment(self, customer_no: str) -> Assignment | None:
+        try:
+            return self._get(Assignment, identity.assignment_id(customer_no), "", "customer_no")
+        except NotFound:
+            return None
+
+    def rulebook_history(self) -> RulebookHistory:
+        try:
+            registry = self.repository.get(identity.RULEBOOKS_ID)
+        except AggregateNotFoundError:
+            return RulebookHistory.of([self.builtin])
+        assert isinstance(registry, RulebookRegistry)
+        return registry.history(self.builtin)
+
+    def rulebook_on(self, on: date) -> Rulebook:
+        return self.rulebook_history().effective_on(on)
+
+    def _commit(self, *aggregates: Aggregate | None, created: str | None = None) -> int | None:
+        """Save all changes in one transaction; a clash is a conflict, never a lost write."""
+        try:
+            recordings = self.save(*aggregates)
+        except (IntegrityError, RecordConflictError) as e:
+            for aggregate in aggregates:
+                if aggregate is not None:
+                    self._evict(aggregate.id)
+            if created:
+                raise AlreadyExists(created) from e
+            raise ConcurrencyConflict(
+                "the record was changed by someone else meanwhile; nothing was written, retry"
+            ) from e
+        return max((r.notification.id for r in recordings), default=None)
+
+    def _evict(self, aggregate_id: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
+
+    # ---- managers ----------------------------------------------------------
+
+    def register_manager(self, cmd: c.RegisterManager) -> Receipt:
+        manager = Manager.register(
+            staff_no=cmd.staff_no, name=cmd.name, branch=cmd.branch, role=cmd.role,
+            grade=cmd.grade, band=cmd.band, hired_on=cmd.hired_on, today=self.today(),
+            actor=cmd.actor, reason=cmd.reason)
+        position = self._commit(manager, created=f"manager {cmd.staff_no} already exists")
+        return Receipt(position, {"staff_no": cmd.staff_no})
+
+    def change_grade(self, cmd: c.ChangeGrade) -> Receipt:
+        manager = self.manager(cmd.staff_no)
+        manager.change_grade(grade=cmd.grade, band=cmd.band, on=cmd.effective_on,
+                             today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(manager))
+
+    def record_departure(self, cmd: c.RecordDeparture) -> Receipt:
+        manager = self.manager(cmd.staff_no)
+        manager.depart(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        held = [e.customer_no for e in manager.current_book()]
+        return Receipt(self._commit(manager), {"needs_reassignment": held})
+
+    # ---- customers ---------------------------------------------------------
+
+    def onboard_customer(self, cmd: c.OnboardCustomer) -> Receipt:
+        if cmd.marketed_by is not None:
+            self.manager(cmd.marketed_by, "marketed_by")
+        customer = Customer.onboard(
+            customer_no=cmd.customer_no, name=cmd.name, segment=cmd.segment, branch=cmd.branch,
+            origin=cmd.origin, marketed_by=cmd.marketed_by,
+            used_branch_resources=cmd.used_branch_resources, on=cmd.onboarded_on,
+            today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        position = self._commit(customer, created=f"customer {cmd.customer_no} already exists")
+        return Receipt(position, {"customer_no": cmd.customer_no})
+
+    def open_account(self, cmd: c.OpenAccount) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.open_account(account_no=cmd.account_no, type=cmd.type, currency=cmd.currency,
+                              on=cmd.opened_on, today=self.today(), actor=cmd.actor,
+                              reason=cmd.reason)
+        claim = AccountNumber(account_no=cmd.account_no, customer_no=cmd.customer_no,
+                              on=cmd.opened_on, actor=cmd.actor, reason=cmd.reason)
+        try:
+            position = self._commit(customer, claim)
+        except ConcurrencyConflict:
+            if self._exists(claim.id):
+                raise AlreadyExists(f"account {cmd.account_no} already exists",
+                                    field="account_no") from None
+            raise
+        return Receipt(position, {"account_no": cmd.account_no})
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def close_account(self, cmd: c.CloseAccount) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        closed = customer.close_account(account_no=cmd.account_no, on=cmd.on,
+                                        today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        changed: list[Aggregate] = [customer]
+        if closed:
+            changed += self._end_custody(customer, cmd.on, cmd.actor, "customer closed")
+        return Receipt(self._commit(*changed), {"customer_closed": closed})
+
+    def close_customer(self, cmd: c.CloseCustomer) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.close(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        changed = [customer, *self._end_custody(customer, cmd.on, cmd.actor, cmd.reason)]
+        return Receipt(self._commit(*changed))
+
+    def _end_custody(self, customer: Customer, on: date, actor: str,
+                     reason: str | None) -> list[Aggregate]:
+        assignment = self.assignment(customer.customer_no)
+        if assignment is None or assignment.ended_on is not None:
+            return []
+        custodian = self.manager(assignment.custodian)
+        assignment.end(custodian=custodian, on=on, actor=actor, reason=reason)
+        return [assignment, custodian]
+
+    def grant_credit(self, cmd: c.GrantCredit) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.grant_credit(limit_fen=parse_amount(cmd.limit, field="limit"),
+                              on=cmd.granted_on, today=self.today(), actor=cmd.actor,
+                              reason=cmd.reason)
+        return Receipt(self._commit(customer))
+
+    def close_credit(self, cmd: c.CloseCredit) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.close_credit(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer))
+
+    def record_balance(self, cmd: c.RecordBalance) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        outcome = customer.record_balance(
+            on=cmd.on, deposit_fen=parse_amount(cmd.deposit, field="deposit"),
+            loan_fen=parse_amount(cmd.loan, field="loan"), today=self.today(), actor=cmd.actor,
+            reason=cmd.reason)
+        position = self._commit(customer) if outcome != BalanceOutcome.UNCHANGED else None
+        return Receipt(position, {"recorded": outcome != BalanceOutcome.UNCHANGED,
+                                  "correction": outcome == BalanceOutcome.CORRECTED})
+
+    def record_non_deposit(self, cmd: c.RecordNonDeposit) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.record_non_deposit(on=cmd.on, kind=cmd.kind,
+                                    amount_fen=parse_amount(cmd.amount, field="amount"),
+                                    today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer))
+
+    def change_status(self, cmd: c.ChangeStatus) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        changed = customer.change_status(status=cmd.status, on=cmd.on, today=self.today(),
+                                         actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer) if changed else None, {"changed": changed})
+
+    def sign_service(self, cmd: c.SignService) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        signed = customer.sign_service(service=cmd.service, on=cmd.on, today=self.today(),
+                                       actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer) if signed else None, {"signed": signed})
+
+    def record_card_spending(self, cmd: c.RecordCardSpending) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        month = date.fromisoformat(f"{cmd.month}-01")
+        recorded = customer.record_card_spending(
+            month=month, amount_fen=parse_amount(cmd.amount, field="amount"), today=self.today(),
+            actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer) if recorded else None, {"recorded": recorded})
+
+    def record_repayment_default(self, cmd: c.RecordRepaymentDefault) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.record_repayment_default(on=cmd.on, today=self.today(), actor=cmd.actor,
+                                          reason=cmd.reason)
+        return Receipt(self._commit(customer))
+
+    def log_visit(self, cmd: c.LogVisit) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        self.manager(cmd.staff_no)
+        visit = customer.log_visit(staff_no=cmd.staff_no, on=cmd.on, channel=cmd.channel,
+                                   purpose=cmd.purpose, notes=cmd.notes, today=self.today(),
+                                   actor=cmd.actor, reason=cmd.reason)
+        position = self._commit(customer)
+        return Receipt(position, {"customer_no": cmd.customer_no, "staff_no": visit.staff_no,
+                                  "on": visit.on, "channel": visit.channel.value,
+                                  "purpose": visit.purpose.value})
+
+    # ---- custody -----------------------------------------------------------
+
+    def _cap_load(self, manager: Manager, customer: Customer, rulebook: Rulebook,
+                  on: date) -> tuple[int, bool]:
+        """What the cap of the manager's role counts now, and whether this customer counts."""
+        counts = counts_toward_cap(rulebook, manager.role, customer.segment,
+                                   customer.credit_customer_on(on))
+        if not counts:
+            return 0, False
+        counted = 0
+        for entry in manager.current_book():
+            held = self.customer(entry.customer_no)
+            if counts_toward_cap(rulebook, manager.role, held.segment,
+                                 held.credit_customer_on(on)):
+                counted += 1
+        return counted, True
+
+    def assign(self, cmd: c.Assign) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        if self.assignment(cmd.customer_no) is not None:
+            raise AlreadyAssigned(f"customer {cmd.customer_no} already has a custodian; "
+                                  "use a reassignment", field="customer_no")
+        manager = self.manager(cmd.staff_no)
+        basis = _basis(cmd.basis, customer)
+        rulebook = self.rulebook_on(cmd.effective_on)
+        counted, counts = self._cap_load(manager, customer, rulebook, cmd.effective_on)
+        assignment = Assignment.assign(
+            customer=customer, manager=manager, basis=basis,
+            claim_ratio=parse_ratio(cmd.claim_ratio, field="claim_ratio"),
+            effective_on=cmd.effective_on, rulebook=rulebook, counted_now=counted, counts=counts,
+            today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        try:
+            position = self._commit(assignment, manager)
+        except ConcurrencyConflict:
+            if self._exists(assignment.id):
+                    raise AlreadyAssigned(f"customer {cmd.customer_no} already has a custodian",
+                                      field="customer_no") from None
+            raise
+        return Receipt(position, self.custody(cmd.customer_no))
+
+    def reassign(self, cmd: c.Reassign) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        assignment = self.assignment(cmd.customer_no)
+        if assignment is None:
+            raise NotAssigned(f"customer {cmd.customer_no} has no custodian yet; assign first",
+                              field="customer_no")
+        incoming = self.manager(cmd.to_staff_no, "to_staff_no")
+        outgoing = self.manager(assignment.custodian)
+        rulebook = self.rulebook_on(cmd.effective_on)
+        counted, counts = self._cap_load(incoming, customer, rulebook, cmd.effective_on)
+        common: dict[str, Any] = dict(
+            customer=customer, outgoing=outgoing, incoming=incoming,
+            effective_on=cmd.effective_on, rulebook=rulebook, counted_now=counted, counts=counts,
+            today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        base: Base | None = None
+        if cmd.mode is ReassignmentMode.HANDOVER:
+            if cmd.deposit_ratio is None or cmd.non_deposit_ratio is None:
+                missing = "deposit_ratio" if cmd.deposit_ratio is None else "non_deposit_ratio"
+                raise InvalidInput(f"a handover needs {missing}", field=missing)
+            base = assignment.hand_over(
+                deposit_ratio=parse_ratio(cmd.deposit_ratio, field="deposit_ratio"),
+                non_deposit_ratio=parse_ratio(cmd.non_deposit_ratio, field="non_deposit_ratio"),
+                **common)
+        else:
+            if cmd.claim_ratio is None:
+                raise InvalidInput("a full transfer needs claim_ratio", field="claim_ratio")
+            assignment.transfer_in_full(
+                claim_ratio=parse_ratio(cmd.claim_ratio, field="claim_ratio"), **common)
+        position = self._commit(assignment, incoming, outgoing)
+        result = self.custody(cmd.customer_no)
+        result["base_daily_average"] = base.daily_average if base else None
+        return Receipt(position, result)
+
+    def custody(self, customer_no: str, as_of: date | None = None,
+                known_at: datetime | None = None) -> dict[str, Any]:
+        assignment = self.state_known_at(Assignment, identity.assignment_id(customer_no),
+                                         known_at, "customer_no")
+        if assignment is None:
+            return {"customer_no": customer_no, "custodian": None, "chain": []}
+        return assignment.as_dict(as_of or self.today())
+
+    # ---- rulebooks ---------------------------------------------------------
+
+    def publish_rulebook(self, cmd: c.PublishRulebook) -> Receipt:
+        try:
+            registry: RulebookRegistry = self.repository.get(identity.RULEBOOKS_ID)
+        except AggregateNotFoundError:
+            registry = RulebookRegistry(on=self.builtin.effective_from, actor=cmd.actor,
+                                        reason="rulebook registry opened")
+        rulebook = registry.publish(document=cmd.document, actor=cmd.actor, reason=cmd.reason,
+                                    builtin=self.builtin)
+        position = self._commit(registry)
+        return Receipt(position, {"version": rulebook.version,
+                                  "effective_from": rulebook.effective_from})
+
+    # ---- time travel -------------------------------------------------------
+
+    def state_known_at(self, cls: type[A], aggregate_id: UUID, known_at: datetime | None,
+                       field: str) -> A | None:
+        """The aggregate as the store knew it at `known_at` (recorded time), or now."""
+        if known_at is None:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            return aggregate if isinstance(aggregate, cls) else None
+        state: Any = None
+        for event in self.events.get(aggregate_id):
+            if event.timestamp > known_at:  # type: ignore[attr-defined]
+                break
+            state = event.mutate(state)  # type: ignore[attr-defined]
+        return state if isinstance(state, cls) else None
+
+    def customer_view(self, customer_no: str, as_of: date | None = None,
+                      known_at: datetime | None = None) -> dict[str, Any]:
+        on = as_of or self.today()
+        customer = self.state_known_at(Customer, identity.customer_id(customer_no), known_at,
+                                       "customer_no")
+        if customer is None or customer.onboarded_on > on:
+            raise NotFound(f"customer {customer_no} not found"
+                           + (" as of that date/instant" if as_of or known_at else ""),
+                           field="customer_no")
+        view = customer.as_dict(on)
+        custody = self.custody(customer_no, on, known_at)
+        view["custodian"] = custody["custodian"]
+        view["custody"] = custody
+        return view
+
+    def manager_view(self, staff_no: str, as_of: date | None = None,
+                     known_at: datetime | None = None) -> dict[str, Any]:
+        on = as_of or self.today()
+        manager = self.state_known_at(Manager, identity.manager_id(staff_no), known_at,
+                                      "staff_no")
+        if manager is None or manager.hired_on > on:
+            raise NotFound(f"manager {staff_no} not found"
+                           + (" as of that date/instant" if as_of or known_at else ""),
+                           field="staff_no")
+        return manager.as_dict(on)
+
+    # ---- reading the whole store (for reports and projections) ------------
+
+    def iter_notifications(self, start: int = 1, batch: int = 5000,
+                           stop: int | None = None) -> Iterator[Any]:
+        position = start
+        while True:
+            rows = self.recorder.select_notifications(position, batch, stop=stop)
+            if not rows:
+                return
+            yield from rows
+            position = rows[-1].id + 1
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def _basis(text: str, customer: Customer) -> Basis:
+    if text == "marketed":
+        return basis_for(customer.origin, customer.used_branch_resources)
+    try:
+        return Basis(text)
+    except ValueError:
+        allowed = ", ".join(["marketed", *(b.value for b in Basis)])
+        raise InvalidInput(f"basis must be one of {allowed}", field="basis") from None
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

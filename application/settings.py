@@ -1,0 +1,90 @@
+"""Settings in one place, read from the environment (RMBOOK_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+from zoneinfo import ZoneInfo
+
+BANK_TIMEZONE = ZoneInfo("Asia/Shanghai")
+DEFAULT_DATABASE_URL = "sqlite:///./rmbook.db"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Business "today" override, for demos and tests that replay a fixed calendar.
+    today: date | None = None
+    aggregate_cache_size: int = 5000
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_env(environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        today = env.get("RMBOOK_TODAY")
+        try:
+            return Settings(
+                database_url=env.get("RMBOOK_DATABASE_URL", DEFAULT_DATABASE_URL),
+                today=date.fromisoformat(today) if today else None,
+                aggregate_cache_size=int(env.get("RMBOOK_AGGREGATE_CACHE_SIZE", "5000")),
+            )
+        except ValueError as e:
+            raise SettingsError(f"bad RMBOOK_* setting: {e}") from e
+
+    @property
+    def backend(self) -> str:
+        return "postgres" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for this database URL."""
+        env: dict[str, Any] = {
+            "TRANSCODER_TOPIC": "application.transcoding:OrjsonTranscoder",
+            "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+        }
+        url = urlparse(self.database_url)
+        if url.scheme == "sqlite":
+            path = self.database_url[len("sqlite:///"):] if self.database_url.startswith(
+                "sqlite:///") else ""
+            if not path:
+                raise SettingsError("sqlite URL must be sqlite:///path/to/file.db")
+            env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=path,
+                       SQLITE_LOCK_TIMEOUT="30")
+        elif url.scheme in ("postgresql", "postgres"):
+            query = parse_qs(url.query)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.postgres",
+                POSTGRES_DBNAME=(url.path or "/postgres").lstrip("/") or "postgres",
+                POSTGRES_HOST=url.hostname or "127.0.0.1",
+                POSTGRES_PORT=str(url.port or 5432),
+                POSTGRES_USER=unquote(url.username or "postgres"),
+                POSTGRES_PASSWORD=unquote(url.password or ""),
+                POSTGRES_POOL_SIZE="5",
+                POSTGRES_MAX_OVERFLOW="10",
+                POSTGRES_CONNECT_TIMEOUT="10",
+            )
+            if "schema" in query:
+                env["POSTGRES_SCHEMA"] = query["schema"][0]
+        else:
+            raise SettingsError(
+                f"RMBOOK_DATABASE_URL must start with sqlite:/// or postgresql://, "
+                f"got {self.database_url!r}")
+        env.update(self.extra_env)
+        return env
+
+
+class Clock:
+    """Business today in the bank's time zone (Asia/Shanghai), unless pinned."""
+
+    def __init__(self, today: date | None = None) -> None:
+        self._pinned = today
+
+    def today(self) -> date:
+        return self._pinned or datetime.now(BANK_TIMEZONE).date()
