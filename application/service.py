@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
@@ -20,6 +21,15 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from application import commands as c
+from application.balance_import import (
+    BalanceRow,
+    ImportReport,
+    InvalidRow,
+    Progress,
+    apply_feed,
+    parse_feed,
+    write_feed,
+)
 from application.settings import Clock, Settings
 from domain import identity
 from domain.account_number import AccountNumber
@@ -74,7 +84,7 @@ class BookOfBusiness(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str, field: str) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found", field=field) from None
         if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced per kind
@@ -96,7 +106,7 @@ class BookOfBusiness(Application[UUID]):
 
     def rulebook_history(self) -> RulebookHistory:
         try:
-            registry = self.repository.get(identity.RULEBOOKS_ID)
+            registry: Any = self.repository.get(identity.RULEBOOKS_ID)
         except AggregateNotFoundError:
             return RulebookHistory.of([self.builtin])
         assert isinstance(registry, RulebookRegistry)
@@ -123,10 +133,8 @@ class BookOfBusiness(Application[UUID]):
     def _evict(self, aggregate_id: UUID) -> None:
         cache = self.repository.cache
         if cache is not None:
-            try:
+            with suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
 
     # ---- managers ----------------------------------------------------------
 
@@ -322,10 +330,10 @@ class BookOfBusiness(Application[UUID]):
         outgoing = self.manager(assignment.custodian)
         rulebook = self.rulebook_on(cmd.effective_on)
         counted, counts = self._cap_load(incoming, customer, rulebook, cmd.effective_on)
-        common: dict[str, Any] = dict(
-            customer=customer, outgoing=outgoing, incoming=incoming,
-            effective_on=cmd.effective_on, rulebook=rulebook, counted_now=counted, counts=counts,
-            today=self.today(), actor=cmd.actor, reason=cmd.reason)
+        common: dict[str, Any] = {
+            "customer": customer, "outgoing": outgoing, "incoming": incoming,
+            "effective_on": cmd.effective_on, "rulebook": rulebook, "counted_now": counted,
+            "counts": counts, "today": self.today(), "actor": cmd.actor, "reason": cmd.reason}
         base: Base | None = None
         if cmd.mode is ReassignmentMode.HANDOVER:
             if cmd.deposit_ratio is None or cmd.non_deposit_ratio is None:
@@ -367,6 +375,22 @@ class BookOfBusiness(Application[UUID]):
         return Receipt(position, {"version": rulebook.version,
                                   "effective_from": rulebook.effective_from})
 
+    # ---- the balance feed ---------------------------------------------------
+
+    def import_balances(self, data: bytes | str | list[BalanceRow | InvalidRow], *,
+                        fmt: str | None = None, skip_invalid: bool = False, actor: str = "feed",
+                        reason: str | None = None, progress: Progress | None = None
+                        ) -> ImportReport:
+        """Validate a whole balance feed, then write it in large transactions."""
+        rows = data if isinstance(data, list) else parse_feed(data, fmt)
+        report, customers = apply_feed(rows, self.customer, today=self.today(), actor=actor,
+                                       reason=reason)
+        if report.invalid and not skip_invalid:
+            for customer in customers.values():
+                self._evict(customer.id)
+            return report
+        return write_feed(report, list(customers.values()), self._commit, progress)
+
     # ---- time travel -------------------------------------------------------
 
     def state_known_at(self, cls: type[A], aggregate_id: UUID, known_at: datetime | None,
@@ -374,7 +398,7 @@ class BookOfBusiness(Application[UUID]):
         """The aggregate as the store knew it at `known_at` (recorded time), or now."""
         if known_at is None:
             try:
-                aggregate = self.repository.get(aggregate_id)
+                aggregate: Any = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 return None
             return aggregate if isinstance(aggregate, cls) else None
@@ -446,3 +470,4 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+

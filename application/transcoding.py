@@ -7,6 +7,7 @@ codec is faster (ADR 0007). Money and ratios are integers and need none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -30,7 +31,7 @@ def _encode(obj: Any) -> Any:
     raise TranscodingNotRegisteredError(f"Object of type {type(obj)} is not serializable")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[str], Any]] = {
     "date_iso": date.fromisoformat,
     "datetime_iso": datetime.fromisoformat,
     "uuid_hex": UUID,

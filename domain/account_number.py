@@ -30,7 +30,7 @@ class AccountNumber(Aggregate, created_event_name="Claimed"):
         reason: str | None
 
     @staticmethod
-    def create_id(account_no: str) -> UUID:  # type: ignore[override]
+    def create_id(account_no: str) -> UUID:
         return identity.account_number_id(account_no)
 
     def __init__(self, account_no: str, customer_no: str, on: date, actor: str,

@@ -118,7 +118,7 @@ class Assignment(Aggregate):
             a.ended_on = self.on
 
     @staticmethod
-    def create_id(customer_no: str) -> UUID:  # type: ignore[override]
+    def create_id(customer_no: str) -> UUID:
         return identity.assignment_id(customer_no)
 
     def __init__(self, customer_no: str, branch: str, staff_no: str, basis: Basis,

@@ -204,7 +204,7 @@ class Customer(Aggregate):
             c.closed_on = self.on
 
     @staticmethod
-    def create_id(customer_no: str) -> UUID:  # type: ignore[override]
+    def create_id(customer_no: str) -> UUID:
         return identity.customer_id(customer_no)
 
     def __init__(self, customer_no: str, name: str, segment: Segment, branch: str,

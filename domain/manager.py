@@ -85,7 +85,7 @@ class Manager(Aggregate):
                     entry.until = self.on
 
     @staticmethod
-    def create_id(staff_no: str) -> UUID:  # type: ignore[override]
+    def create_id(staff_no: str) -> UUID:
         return identity.manager_id(staff_no)
 
     def __init__(self, staff_no: str, name: str, branch: str, role: Role, grade: Grade,

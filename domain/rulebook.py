@@ -122,7 +122,7 @@ def _amount(doc: Any, key: str, path: str, problems: _Problems) -> int:
         return 0
     try:
         value = parse_amount(raw, field=f"{path}{key}")
-    except Exception as e:  # noqa: BLE001 - collected as a problem
+    except Exception as e:
         problems.add(f"{path}{key}", str(e))
         return 0
     if value < 0:
@@ -183,7 +183,7 @@ def parse_rulebook(document: Any) -> Rulebook:
         if raw is not None:
             try:
                 floors[key] = parse_ratio(raw, field=f"claim_floors.{key}")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 p.add(f"claim_floors.{key}", str(e))
 
     base_window = _get(document, "base_window", "", p, str) or "previous_half_year"

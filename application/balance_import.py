@@ -1,0 +1,199 @@
+"""The nightly balance feed: `customer_no,on,deposit,loan` as CSV or JSON lines.
+
+The whole file is validated before anything is written: every row is parsed
+and applied to its customer in memory, so both format errors and rule
+refusals (unknown customer, future date, before onboarding …) are reported
+with their row number. Then, unless invalid rows exist and `skip_invalid` is
+off, the events are saved in large transactions. Re-importing the same file
+writes nothing new: identical balances are no-ops, and differing ones become
+corrections (DOMAIN §2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+from domain.customer import BalanceOutcome, Customer
+from domain.errors import Refusal
+from domain.money import parse_amount
+
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+CHUNK_EVENTS = 20_000  # events per transaction: large, yet bounded in memory and lock time
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    row: int  # line number in the file (1-based, header included)
+    customer_no: str
+    on: date
+    deposit_fen: int
+    loan_fen: int
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    row: int
+    code: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    recorded: int = 0
+    unchanged: int = 0
+    corrections: int = 0
+    invalid: list[InvalidRow] = field(default_factory=list)
+    written: bool = False
+    position: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["invalid"] = [asdict(i) for i in self.invalid]
+        return data
+
+
+def _row(line: int, fields: dict[str, Any]) -> BalanceRow | InvalidRow:
+    customer_no = fields.get("customer_no")
+    if not isinstance(customer_no, str) or not _IDENTIFIER.match(customer_no):
+        return InvalidRow(line, "validation_error",
+                          f"customer_no must match [A-Za-z0-9_-]{{1,32}}, got {customer_no!r}")
+    raw_on = fields.get("on")
+    try:
+        on = date.fromisoformat(str(raw_on))
+    except ValueError:
+        return InvalidRow(line, "validation_error", f"on must be a date YYYY-MM-DD, got {raw_on!r}")
+    amounts = []
+    for name, default in (("deposit", None), ("loan", "0.00")):
+        raw = fields.get(name)
+        if raw is None or raw == "":
+            raw = default
+        if raw is None:
+            return InvalidRow(line, "validation_error", f"{name} is required")
+        if str(raw).strip().startswith("-"):
+            return InvalidRow(line, "validation_error", f"{name} is never negative, got {raw}")
+        try:
+            amounts.append(parse_amount(str(raw), field=name))
+        except Refusal as e:
+            return InvalidRow(line, e.code, e.message)
+    return BalanceRow(line, customer_no, on, amounts[0], amounts[1])
+
+
+def parse_feed(data: bytes | str, fmt: str | None = None) -> list[BalanceRow | InvalidRow]:
+    """Parse a feed. `fmt` is "csv" or "jsonl"; None guesses from the first character."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    if fmt is None:
+        fmt = "jsonl" if text.lstrip().startswith("{") else "csv"
+    rows: list[BalanceRow | InvalidRow] = []
+    if fmt == "jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                rows.append(InvalidRow(number, "validation_error", f"not valid JSON: {e}"))
+                continue
+            if not isinstance(obj, dict):
+                rows.append(InvalidRow(number, "validation_error", "each line is a JSON object"))
+                continue
+            rows.append(_row(number, obj))
+        return rows
+    if fmt != "csv":
+        raise ValueError(f"unknown feed format {fmt!r}; use csv or jsonl")
+    names = ["customer_no", "on", "deposit", "loan"]
+    for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if number == 1 and record[0].strip() == "customer_no":
+            names = [cell.strip() for cell in record]
+            continue
+        if len(record) > len(names):
+            rows.append(InvalidRow(number, "validation_error",
+                                   f"expected at most {len(names)} columns, got {len(record)}"))
+            continue
+        rows.append(_row(number, dict(zip(names, (c.strip() for c in record), strict=False))))
+    return rows
+
+
+def apply_feed(rows: Iterable[BalanceRow | InvalidRow],
+               load: Callable[[str], Customer], *, today: date, actor: str,
+               reason: str | None) -> tuple[ImportReport, dict[str, Customer]]:
+    """Apply every row to its customer in memory; nothing is saved here."""
+    report = ImportReport()
+    customers: dict[str, Customer] = {}
+    missing: dict[str, Refusal] = {}
+    seen: dict[tuple[str, date], tuple[int, int, int]] = {}
+    for item in rows:
+        report.rows += 1
+        if isinstance(item, InvalidRow):
+            report.invalid.append(item)
+            continue
+        key = (item.customer_no, item.on)
+        values = (item.deposit_fen, item.loan_fen)
+        earlier = seen.get(key)
+        if earlier is not None:
+            if earlier[1:] == values:
+                report.unchanged += 1
+            else:
+                report.invalid.append(InvalidRow(
+                    item.row, "duplicate_row",
+                    f"{item.customer_no} on {item.on} already has different values in row "
+                    f"{earlier[0]} of this file"))
+            continue
+        customer = customers.get(item.customer_no)
+        if customer is None and item.customer_no not in missing:
+            try:
+                customer = customers[item.customer_no] = load(item.customer_no)
+            except Refusal as e:
+                missing[item.customer_no] = e
+        if customer is None:
+            refusal = missing[item.customer_no]
+            report.invalid.append(InvalidRow(item.row, refusal.code, refusal.message))
+            continue
+        try:
+            outcome = customer.record_balance(on=item.on, deposit_fen=item.deposit_fen,
+                                              loan_fen=item.loan_fen, today=today, actor=actor,
+                                              reason=reason)
+        except Refusal as e:
+            report.invalid.append(InvalidRow(item.row, e.code, e.message))
+            continue
+        seen[key] = (item.row, *values)
+        if outcome == BalanceOutcome.RECORDED:
+            report.recorded += 1
+        elif outcome == BalanceOutcome.CORRECTED:
+            report.corrections += 1
+        else:
+            report.unchanged += 1
+    return report, customers
+
+
+def write_feed(report: ImportReport, customers: list[Customer],
+               commit: Callable[..., int | None], progress: Progress | None) -> ImportReport:
+    """Save the customers' new balance events, CHUNK_EVENTS per transaction."""
+    pending = [cu for cu in customers if cu.pending_events]
+    total = sum(len(cu.pending_events) for cu in pending)
+    done = 0
+    batch: list[Customer] = []
+    batch_events = 0
+    for i, customer in enumerate(pending):
+        batch.append(customer)
+        batch_events += len(customer.pending_events)
+        if batch_events >= CHUNK_EVENTS or i == len(pending) - 1:
+            report.position = commit(*batch) or report.position
+            done += batch_events
+            if progress is not None:
+                progress(done, total)
+            batch, batch_events = [], 0
+    report.written = total > 0
+    return report
