@@ -1,0 +1,44 @@
+"""What every projection provides to the runner.
+
+A projection folds batches of events into its views. `apply` changes only
+memory; `flush` writes the changes, inside the runner's transaction that also
+advances the tracked position — so a crash anywhere resumes exactly once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from projections.db import ViewDatabase
+from projections.envelopes import Envelope
+
+
+class Projection(ABC):
+    name: str
+
+    def __init__(self, db: ViewDatabase, generation: int) -> None:
+        self.db = db
+        self.generation = generation
+
+    def table(self, base: str) -> str:
+        return f"rv{self.generation}_{self.name}_{base}"
+
+    @abstractmethod
+    def create_tables(self) -> None: ...
+
+    @abstractmethod
+    def drop_tables(self) -> None: ...
+
+    @abstractmethod
+    def apply(self, batch: list[Envelope]) -> None: ...
+
+    @abstractmethod
+    def flush(self) -> None: ...
+
+    @abstractmethod
+    def forget(self) -> None:
+        """Drop in-memory state after a failed transaction; reload from tables next time."""
+
+    @property
+    def rulebook_version(self) -> str | None:
+        return None

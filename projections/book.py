@@ -1,0 +1,485 @@
+"""The book projection: every fact the reports need, laid out for fast reading.
+
+Per generation it keeps
+- `customers`: one JSON document per customer (segment, branch, credit lines,
+  status changes, services, card spending, defaults, the custody chain with
+  each handover's base recomputed from the balances as currently known);
+- `balances`, `non_deposit`, `visits`, `accounts`: one row per fact;
+- `managers`: one document per manager (grades, departure, the book, the
+  customers it has a share in, and its tier history under the rulebook);
+- `meta`: the rulebook documents this generation follows.
+
+Reports (projections/reports) compute figures from these with the pure rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain import identity
+from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
+from domain.rules.balance_days import balance_days
+from domain.rules.base_window import base_window
+from domain.rules.calendar import days_between
+from projections.base import Projection
+from projections.db import ViewDatabase
+from projections.envelopes import Envelope
+from projections.tier_history import credit_custody_intervals, tier_history
+
+Doc = dict[str, Any]
+
+
+def iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class BookProjection(Projection):
+    name = "book"
+
+    def __init__(self, db: ViewDatabase, generation: int, builtin: Rulebook,
+                 what_if: list[dict[str, Any]] | None = None,
+                 adopt_until: int | None = None) -> None:
+        """`adopt_until`: rulebooks published at or before this position are applied; later
+        ones are noted as pending until a rebuild adopts them (so a rebuild can report the
+        difference a rule change makes). None adopts every rulebook as it is published."""
+        super().__init__(db, generation)
+        self.builtin = builtin
+        self.what_if = list(what_if or [])
+        self.adopt_until = adopt_until
+        self.forget()
+
+    # ---- tables --------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        t, blob, big = self.table, self.db.blob, self.db.bigint
+        for statement in (
+            f"CREATE TABLE IF NOT EXISTS {t('customers')} (customer_no TEXT PRIMARY KEY, "
+            f"branch TEXT NOT NULL, segment TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {t('customers_branch')} ON {t('customers')} (branch)",
+            f"CREATE TABLE IF NOT EXISTS {t('streams')} (stream_id TEXT PRIMARY KEY, "
+            "kind TEXT NOT NULL, key TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no TEXT NOT NULL, "
+            f"day TEXT NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
+            "PRIMARY KEY (customer_no, day))",
+            f"CREATE TABLE IF NOT EXISTS {t('non_deposit')} (position {big} PRIMARY KEY, "
+            f"customer_no TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, amount {big})",
+            f"CREATE INDEX IF NOT EXISTS {t('non_deposit_c')} ON {t('non_deposit')} "
+            "(customer_no, day)",
+            f"CREATE TABLE IF NOT EXISTS {t('visits')} (position {big} PRIMARY KEY, "
+            "customer_no TEXT NOT NULL, staff_no TEXT NOT NULL, day TEXT NOT NULL, "
+            "channel TEXT NOT NULL, purpose TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {t('visits_c')} ON {t('visits')} (customer_no, day)",
+            f"CREATE TABLE IF NOT EXISTS {t('accounts')} (account_no TEXT PRIMARY KEY, "
+            "customer_no TEXT NOT NULL, branch TEXT NOT NULL, segment TEXT NOT NULL, "
+            "type TEXT NOT NULL, currency TEXT NOT NULL, opened_on TEXT NOT NULL, "
+            "closed_on TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {t('accounts_b')} ON {t('accounts')} (branch, opened_on)",
+            f"CREATE INDEX IF NOT EXISTS {t('accounts_c')} ON {t('accounts')} (customer_no)",
+            f"CREATE TABLE IF NOT EXISTS {t('managers')} (staff_no TEXT PRIMARY KEY, "
+            f"branch TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {t('managers_branch')} ON {t('managers')} (branch)",
+            f"CREATE TABLE IF NOT EXISTS {t('meta')} (key TEXT PRIMARY KEY, doc {blob})",
+        ):
+            self.db.execute(statement)
+
+    def drop_tables(self) -> None:
+        for base in ("customers", "streams", "balances", "non_deposit", "visits", "accounts",
+                     "managers", "meta"):
+            self.db.execute(f"DROP TABLE IF EXISTS {self.table(base)}")
+
+    # ---- memory --------------------------------------------------------------
+
+    def forget(self) -> None:
+        self.customers: dict[str, Doc] = {}
+        self.managers: dict[str, Doc] = {}
+        self.streams: dict[str, tuple[str, str]] = {}
+        self.new_streams: list[tuple[str, str, str]] = []
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+        self.dirty_customers: set[str] = set()
+        self.dirty_managers: set[str] = set()
+        self.bases_dirty: set[str] = set()
+        self.tiers_dirty: set[str] = set()
+        self.published: list[dict[str, Any]] | None = None
+        self.meta_dirty = False
+        self._history: RulebookHistory | None = None
+        self.pending_versions: list[str] = []
+
+    def _published(self) -> list[dict[str, Any]]:
+        if self.published is None:
+            row = self.db.fetchone(f"SELECT doc FROM {self.table('meta')} WHERE key=?",
+                                   ("rulebooks",))
+            self.published = orjson.loads(row[0]) if row else []
+        return self.published
+
+    @property
+    def history(self) -> RulebookHistory:
+        if self._history is None:
+            documents = [*self._published(), *self.what_if]
+            self._history = RulebookHistory.of(
+                [self.builtin, *(parse_rulebook(d) for d in documents)])
+        return self._history
+
+    @property
+    def rulebook_version(self) -> str | None:
+        return self.history.versions[-1].version
+
+    def customer(self, customer_no: str) -> Doc:
+        doc = self.customers.get(customer_no)
+        if doc is None:
+            row = self.db.fetchone(f"SELECT doc FROM {self.table('customers')} "
+                                   "WHERE customer_no=?", (customer_no,))
+            if row is None:
+                raise KeyError(customer_no)
+            doc = self.customers[customer_no] = orjson.loads(row[0])
+        return doc
+
+    def manager(self, staff_no: str) -> Doc:
+        doc = self.managers.get(staff_no)
+        if doc is None:
+            row = self.db.fetchone(f"SELECT doc FROM {self.table('managers')} WHERE staff_no=?",
+                                   (staff_no,))
+            if row is None:
+                raise KeyError(staff_no)
+            doc = self.managers[staff_no] = orjson.loads(row[0])
+        return doc
+
+    def stream(self, stream_id: UUID | str) -> tuple[str, str]:
+        key = str(stream_id)
+        found = self.streams.get(key)
+        if found is None:
+            row = self.db.fetchone(f"SELECT kind, key FROM {self.table('streams')} "
+                                   "WHERE stream_id=?", (key,))
+            if row is None:
+                raise KeyError(key)
+            found = self.streams[key] = (row[0], row[1])
+        return found
+
+    def _map_stream(self, stream_id: UUID, kind: str, key: str) -> None:
+        self.streams[str(stream_id)] = (kind, key)
+        self.new_streams.append((str(stream_id), kind, key))
+
+    def _touch_customer(self, customer_no: str) -> Doc:
+        self.dirty_customers.add(customer_no)
+        return self.customer(customer_no)
+
+    def _touch_manager(self, staff_no: str) -> Doc:
+        self.dirty_managers.add(staff_no)
+        return self.manager(staff_no)
+
+    # ---- events --------------------------------------------------------------
+
+    def apply(self, batch: list[Envelope]) -> None:
+        for event in batch:
+            handler = self._handlers.get(event.kind)
+            if handler is not None:
+                handler(self, event)
+
+    def _onboarded(self, e: Envelope) -> None:
+        s = e.state
+        no = s["customer_no"]
+        self.customers[no] = {
+            "no": no, "name": s["name"], "segment": s["segment"], "branch": s["branch"],
+            "origin": s["origin"], "marketed_by": s["marketed_by"],
+            "used_branch_resources": s["used_branch_resources"], "onboarded_on": iso(e.on),
+            "closed_on": None, "credit": [], "status": [], "services": {}, "card": {},
+            "defaults": [], "chain": [], "ended_on": None,
+        }
+        self.dirty_customers.add(no)
+        self._map_stream(e.originator_id if isinstance(e.originator_id, UUID)
+                         else UUID(str(e.originator_id)), "customer", no)
+        self._map_stream(identity.assignment_id(no), "assignment", no)
+
+    def _customer_of(self, e: Envelope) -> Doc:
+        return self._touch_customer(self.stream(e.originator_id)[1])
+
+    def _account_opened(self, e: Envelope) -> None:
+        doc = self.customer(self.stream(e.originator_id)[1])
+        s = e.state
+        self.statements.append((
+            f"INSERT INTO {self.table('accounts')} VALUES (?,?,?,?,?,?,?,NULL) "
+            "ON CONFLICT (account_no) DO NOTHING",
+            (s["account_no"], doc["no"], doc["branch"], doc["segment"], s["type"], s["currency"],
+             iso(e.on))))
+
+    def _account_closed(self, e: Envelope) -> None:
+        self.statements.append((
+            f"UPDATE {self.table('accounts')} SET closed_on=? WHERE account_no=?",
+            (iso(e.on), e.state["account_no"])))
+
+    def _credit_granted(self, e: Envelope) -> None:
+        doc = self._customer_of(e)
+        doc["credit"].append([iso(e.on), None, e.state["limit_fen"]])
+        self._credit_changed(doc)
+
+    def _credit_closed(self, e: Envelope) -> None:
+        doc = self._customer_of(e)
+        doc["credit"][-1][1] = iso(e.on)
+        self._credit_changed(doc)
+
+    def _credit_changed(self, doc: Doc) -> None:
+        self.tiers_dirty.update(term["custodian"] for term in doc["chain"])
+
+    def _balance(self, e: Envelope) -> None:
+        customer_no = self.stream(e.originator_id)[1]
+        day = iso(e.on)
+        s = e.state
+        self.statements.append((
+            f"INSERT INTO {self.table('balances')} VALUES (?,?,?,?) ON CONFLICT "
+            "(customer_no, day) DO UPDATE SET deposit=excluded.deposit, loan=excluded.loan",
+            (customer_no, day, s["deposit_fen"], s["loan_fen"])))
+        doc = self.customer(customer_no)
+        for term in doc["chain"]:
+            if term["mode"] == "handover" and term["base_start"] <= day <= term["base_end"]:
+                self.bases_dirty.add(customer_no)
+                break
+
+    def _non_deposit(self, e: Envelope) -> None:
+        s = e.state
+        self.statements.append((
+            f"INSERT INTO {self.table('non_deposit')} VALUES (?,?,?,?,?) "
+            "ON CONFLICT (position) DO NOTHING",
+            (e.position, self.stream(e.originator_id)[1], iso(e.on), s["kind"], s["amount_fen"])))
+
+    def _visit(self, e: Envelope) -> None:
+        s = e.state
+        self.statements.append((
+            f"INSERT INTO {self.table('visits')} VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (position) DO NOTHING",
+            (e.position, self.stream(e.originator_id)[1], s["staff_no"], iso(e.on), s["channel"],
+             s["purpose"])))
+
+    def _status(self, e: Envelope) -> None:
+        self._customer_of(e)["status"].append([iso(e.on), e.state["status"], e.state["previous"]])
+
+    def _service(self, e: Envelope) -> None:
+        self._customer_of(e)["services"].setdefault(e.state["service"], iso(e.on))
+
+    def _card(self, e: Envelope) -> None:
+        self._customer_of(e)["card"][e.state["month"]] = e.state["amount_fen"]
+
+    def _default(self, e: Envelope) -> None:
+        self._customer_of(e)["defaults"].append(iso(e.on))
+
+    def _closed(self, e: Envelope) -> None:
+        self._customer_of(e)["closed_on"] = iso(e.on)
+
+    def _registered(self, e: Envelope) -> None:
+        s = e.state
+        no = s["staff_no"]
+        self.managers[no] = {
+            "staff_no": no, "name": s["name"], "branch": s["branch"], "role": s["role"],
+            "hired_on": iso(e.on), "departed_on": None,
+            "grades": [[iso(e.on), s["grade"], s["band"]]], "book": [], "parties": [],
+            "tiers": [],
+        }
+        self.dirty_managers.add(no)
+        self.tiers_dirty.add(no)
+        self._map_stream(e.originator_id if isinstance(e.originator_id, UUID)
+                         else UUID(str(e.originator_id)), "manager", no)
+
+    def _manager_of(self, e: Envelope) -> Doc:
+        return self._touch_manager(self.stream(e.originator_id)[1])
+
+    def _grade(self, e: Envelope) -> None:
+        grades = self._manager_of(e)["grades"]
+        grades.append([iso(e.on), e.state["grade"], e.state["band"]])
+        grades.sort(key=lambda g: g[0])
+
+    def _departed(self, e: Envelope) -> None:
+        doc = self._manager_of(e)
+        doc["departed_on"] = iso(e.on)
+
+    def _custody_taken(self, e: Envelope) -> None:
+        doc = self._manager_of(e)
+        doc["book"].append([e.state["customer_no"], iso(e.on), None])
+        self.tiers_dirty.add(doc["staff_no"])
+
+    def _custody_released(self, e: Envelope) -> None:
+        doc = self._manager_of(e)
+        for entry in doc["book"]:
+            if entry[0] == e.state["customer_no"] and entry[2] is None:
+                entry[2] = iso(e.on)
+        self.tiers_dirty.add(doc["staff_no"])
+
+    def _add_party(self, staff_no: str, customer_no: str) -> None:
+        parties = self._touch_manager(staff_no)["parties"]
+        if customer_no not in parties:
+            parties.append(customer_no)
+
+    def _assigned(self, e: Envelope) -> None:
+        s = e.state
+        doc = self._touch_customer(s["customer_no"])
+        doc["chain"] = [{
+            "effective_on": iso(e.on), "mode": "initial", "custodian": s["staff_no"],
+            "claim_ratio": s["claim_ratio"], "outgoing": None, "deposit_ratio": None,
+            "non_deposit_ratio": None, "rulebook_version": s["rulebook_version"],
+            "position": e.position,
+        }]
+        doc["basis"] = s["basis"]
+        self._add_party(s["staff_no"], s["customer_no"])
+
+    def _reassigned(self, e: Envelope) -> None:
+        s = e.state
+        customer_no = self.stream(e.originator_id)[1]
+        doc = self._touch_customer(customer_no)
+        term: Doc = {
+            "effective_on": iso(e.on), "mode": s["mode"], "custodian": s["to_staff_no"],
+            "claim_ratio": s["claim_ratio"], "outgoing": None, "deposit_ratio": None,
+            "non_deposit_ratio": None, "rulebook_version": s["rulebook_version"],
+            "position": e.position,
+        }
+        if s["mode"] == "handover":
+            term.update(outgoing=s["from_staff_no"], deposit_ratio=s["deposit_ratio"],
+                        non_deposit_ratio=s["non_deposit_ratio"],
+                        recorded_base_balance_days=s["base_balance_days"],
+                        recorded_base_days=s["base_days"])
+            self._set_window(term)
+            self.bases_dirty.add(customer_no)
+        doc["chain"].append(term)
+        self._add_party(s["to_staff_no"], customer_no)
+        self._add_party(s["from_staff_no"], customer_no)
+        self.tiers_dirty.update((s["to_staff_no"], s["from_staff_no"]))
+
+    def _set_window(self, term: Doc) -> None:
+        """The base window follows the rulebook in force on the handover's date."""
+        effective_on = date.fromisoformat(term["effective_on"])
+        kind = self.history.effective_on(effective_on).base_window
+        start, end = base_window(effective_on, kind)
+        term.update(base_window=kind, base_start=iso(start), base_end=iso(end))
+
+    def _ended(self, e: Envelope) -> None:
+        self._customer_of(e)["ended_on"] = iso(e.on)
+
+    def _published_rulebook(self, e: Envelope) -> None:
+        if self.adopt_until is not None and e.position > self.adopt_until:
+            self.pending_versions.append(e.state["version"])
+            return
+        self._published().append(e.state["document"])
+        self._history = None
+        self.meta_dirty = True
+        effective_from = iso(e.on) or ""
+        # A new version may move tier boundaries and base windows from its date on.
+        self.tiers_dirty.update(self._all_manager_keys())
+        for customer_no in self._customers_with_handovers():
+            doc = self._touch_customer(customer_no)
+            for term in doc["chain"]:
+                if term["mode"] == "handover" and term["effective_on"] >= effective_from:
+                    self._set_window(term)
+                    self.bases_dirty.add(customer_no)
+
+    def _all_manager_keys(self) -> list[str]:
+        rows = self.db.fetchall(f"SELECT staff_no FROM {self.table('managers')}")
+        return sorted({r[0] for r in rows} | set(self.managers))
+
+    def _customers_with_handovers(self) -> list[str]:
+        found = {no for no, doc in self.customers.items()
+                 if any(t["mode"] == "handover" for t in doc["chain"])}
+        for no, raw in self.db.fetchall(f"SELECT customer_no, doc FROM {self.table('customers')}"):
+            if no not in found and no not in self.customers and b'"handover"' in bytes(raw):
+                found.add(no)
+        return sorted(found)
+
+    _handlers: dict[str, Callable[[BookProjection, Envelope], None]] = {
+        "Customer/Onboarded": _onboarded,
+        "Customer/AccountOpened": _account_opened,
+        "Customer/AccountClosed": _account_closed,
+        "Customer/CreditGranted": _credit_granted,
+        "Customer/CreditClosed": _credit_closed,
+        "Customer/BalanceRecorded": _balance,
+        "Customer/BalanceCorrected": _balance,
+        "Customer/NonDepositBusinessRecorded": _non_deposit,
+        "Customer/StatusChanged": _status,
+        "Customer/ServiceSigned": _service,
+        "Customer/CardSpendingRecorded": _card,
+        "Customer/RepaymentDefaultRecorded": _default,
+        "Customer/VisitLogged": _visit,
+        "Customer/Closed": _closed,
+        "Manager/Registered": _registered,
+        "Manager/GradeChanged": _grade,
+        "Manager/Departed": _departed,
+        "Manager/CustodyTaken": _custody_taken,
+        "Manager/CustodyReleased": _custody_released,
+        "Assignment/Assigned": _assigned,
+        "Assignment/Reassigned": _reassigned,
+        "Assignment/Ended": _ended,
+        "RulebookRegistry/Published": _published_rulebook,
+    }
+
+    # ---- writing -------------------------------------------------------------
+
+    def flush(self) -> None:
+        self.db.executemany(f"INSERT INTO {self.table('streams')} VALUES (?,?,?) "
+                            "ON CONFLICT (stream_id) DO NOTHING", self.new_streams)
+        self._run_statements()
+        for customer_no in sorted(self.bases_dirty):
+            self._recompute_bases(customer_no)
+        for staff_no in sorted(self.tiers_dirty):
+            self._recompute_tiers(staff_no)
+        self.db.executemany(
+            f"INSERT INTO {self.table('customers')} VALUES (?,?,?,?) ON CONFLICT (customer_no) "
+            "DO UPDATE SET doc=excluded.doc",
+            [(no, d["branch"], d["segment"], orjson.dumps(d))
+             for no in sorted(self.dirty_customers) for d in (self.customers[no],)])
+        self.db.executemany(
+            f"INSERT INTO {self.table('managers')} VALUES (?,?,?) ON CONFLICT (staff_no) "
+            "DO UPDATE SET doc=excluded.doc",
+            [(no, d["branch"], orjson.dumps(d))
+             for no in sorted(self.dirty_managers) for d in (self.managers[no],)])
+        if self.meta_dirty:
+            self.db.execute(f"INSERT INTO {self.table('meta')} VALUES (?, ?) ON CONFLICT (key) "
+                            "DO UPDATE SET doc=excluded.doc",
+                            ("rulebooks", orjson.dumps(self._published())))
+        self.new_streams.clear()
+        self.dirty_customers.clear()
+        self.dirty_managers.clear()
+        self.bases_dirty.clear()
+        self.tiers_dirty.clear()
+        self.meta_dirty = False
+
+    def _run_statements(self) -> None:
+        """Run queued row writes in order, grouping runs of one statement into executemany."""
+        group: list[tuple[Any, ...]] = []
+        current: str | None = None
+        for statement, params in self.statements:
+            if statement != current and group:
+                self.db.executemany(current or "", group)
+                group = []
+            current = statement
+            group.append(params)
+        if group and current is not None:
+            self.db.executemany(current, group)
+        self.statements.clear()
+
+    def _recompute_bases(self, customer_no: str) -> None:
+        """Handover bases from the balances as currently known (DOMAIN §4.2)."""
+        doc = self._touch_customer(customer_no)
+        handovers = [t for t in doc["chain"] if t["mode"] == "handover"]
+        if not handovers:
+            return
+        last_end = max(t["base_end"] for t in handovers)
+        rows = self.db.fetchall(f"SELECT day, deposit FROM {self.table('balances')} "
+                                "WHERE customer_no=? AND day<=? ORDER BY day",
+                                (customer_no, last_end))
+        deposits = {date.fromisoformat(day): deposit for day, deposit in rows}
+        for term in handovers:
+            start, end = date.fromisoformat(term["base_start"]), date.fromisoformat(term["base_end"])
+            term["base_balance_days"] = balance_days(deposits, start, end)
+            term["base_days"] = days_between(start, end)
+
+    def _recompute_tiers(self, staff_no: str) -> None:
+        try:
+            doc = self._touch_manager(staff_no)
+        except KeyError:
+            return
+
+        def credit_of(customer_no: str) -> list[list[Any]]:
+            credit: list[list[Any]] = self.customer(customer_no)["credit"]
+            return credit
+
+        intervals = credit_custody_intervals(doc["book"], credit_of)
+        doc["tiers"] = tier_history(doc["role"], doc["hired_on"], intervals, self.history)

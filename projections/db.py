@@ -1,0 +1,113 @@
+"""The read side's own connection to the same database as the events.
+
+Views live next to the events (same SQLite file or PostgreSQL database and
+schema) so a view update and its tracked position commit in one transaction.
+SQL is written once with `?` placeholders and adapted for psycopg.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from application.settings import Settings
+
+
+class ViewDatabase:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backend = settings.backend
+        env = settings.eventsourcing_env()
+        self._env = env
+        self._conn: Any = None
+        self.schema = env.get("POSTGRES_SCHEMA") or "public"
+
+    # ---- connection ----------------------------------------------------------
+
+    def connection(self) -> Any:
+        if self._conn is None or getattr(self._conn, "closed", False):
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> Any:
+        env = self._env
+        if self.backend == "sqlite":
+            conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        import psycopg
+
+        conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
+            autocommit=True, connect_timeout=10,
+        )
+        if self.schema != "public":
+            conn.execute(f'SET search_path TO "{self.schema}"')
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.backend == "sqlite" else statement.replace("?", "%s")
+
+    # ---- statements ------------------------------------------------------------
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self.connection().execute(self._sql(statement), params)
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        conn = self.connection()
+        if self.backend == "sqlite":
+            conn.executemany(statement, rows)
+        else:
+            with conn.cursor() as cur:
+                cur.executemany(self._sql(statement), rows)
+
+    def fetchall(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self.execute(statement, params).fetchall())
+
+    def fetchone(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(statement, params).fetchone()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: views and tracking position commit together or not at all."""
+        conn = self.connection()
+        if self.backend == "sqlite":
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        else:
+            with conn.transaction():
+                yield
+
+    def table_exists(self, name: str) -> bool:
+        if self.backend == "sqlite":
+            row = self.fetchone("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                (name,))
+        else:
+            row = self.fetchone("SELECT 1 FROM information_schema.tables WHERE table_schema=? "
+                                "AND table_name=?", (self.schema, name))
+        return row is not None
+
+    @property
+    def blob(self) -> str:
+        return "BLOB" if self.backend == "sqlite" else "BYTEA"
+
+    @property
+    def bigint(self) -> str:
+        return "INTEGER" if self.backend == "sqlite" else "BIGINT"

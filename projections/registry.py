@@ -1,0 +1,97 @@
+"""Projection generations: which build of each projection is serving.
+
+A rebuild creates a new generation (its own tables) and fills it from
+position zero while the active one keeps serving; switching is one UPDATE in
+one transaction. Every generation records its tracked position, the rulebook
+versions it follows and its status: building, active, retired or what_if.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from projections.db import ViewDatabase
+
+TABLE = "rmbook_projections"
+
+
+@dataclass
+class Generation:
+    name: str
+    generation: int
+    status: str
+    position: int
+    adopt_until: int | None
+    what_if: list[dict[str, Any]]
+    rulebook_version: str | None
+    updated_at: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Registry:
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
+            f"status TEXT NOT NULL, position {db.bigint} NOT NULL, adopt_until {db.bigint}, "
+            f"what_if {db.blob}, rulebook_version TEXT, updated_at TEXT NOT NULL, "
+            "PRIMARY KEY (name, generation))")
+
+    def _row(self, row: Any) -> Generation:
+        return Generation(row[0], row[1], row[2], row[3], row[4],
+                          orjson.loads(row[5]) if row[5] else [], row[6], row[7])
+
+    def all(self) -> list[Generation]:
+        return [self._row(r) for r in self.db.fetchall(
+            f"SELECT name, generation, status, position, adopt_until, what_if, rulebook_version, "
+            f"updated_at FROM {TABLE} ORDER BY name, generation")]
+
+    def get(self, name: str, generation: int) -> Generation | None:
+        return next((g for g in self.all() if g.name == name and g.generation == generation), None)
+
+    def active(self, name: str) -> Generation | None:
+        return next((g for g in self.all() if g.name == name and g.status == "active"), None)
+
+    def create(self, name: str, status: str, adopt_until: int | None,
+               what_if: list[dict[str, Any]] | None = None) -> Generation:
+        with self.db.transaction():
+            row = self.db.fetchone(f"SELECT MAX(generation) FROM {TABLE}")
+            generation = (row[0] or 0) + 1 if row else 1
+            self.db.execute(
+                f"INSERT INTO {TABLE} VALUES (?,?,?,?,?,?,?,?)",
+                (name, generation, status, 0, adopt_until,
+                 orjson.dumps(what_if) if what_if else None, None, _now()))
+        found = self.get(name, generation)
+        assert found is not None
+        return found
+
+    def advance(self, generation: Generation, to: int, rulebook_version: str | None) -> bool:
+        """Move the tracked position; False if another worker moved it first (then roll back)."""
+        cursor = self.db.execute(
+            f"UPDATE {TABLE} SET position=?, rulebook_version=?, updated_at=? "
+            "WHERE name=? AND generation=? AND position=?",
+            (to, rulebook_version, _now(), generation.name, generation.generation,
+             generation.position))
+        return bool(cursor.rowcount == 1)
+
+    def set_status(self, name: str, generation: int, status: str) -> None:
+        self.db.execute(f"UPDATE {TABLE} SET status=?, updated_at=? WHERE name=? AND generation=?",
+                        (status, _now(), name, generation))
+
+    def switch(self, name: str, new: int) -> int | None:
+        """Make `new` the active generation; returns the retired one. Call inside a transaction."""
+        old = self.active(name)
+        if old is not None:
+            self.set_status(name, old.generation, "retired")
+        self.set_status(name, new, "active")
+        return old.generation if old else None
+
+    def forget(self, name: str, generation: int) -> None:
+        self.db.execute(f"DELETE FROM {TABLE} WHERE name=? AND generation=?", (name, generation))

@@ -1,0 +1,229 @@
+"""Running projections: follow the global event sequence from each tracked position.
+
+Each batch is folded into memory, then written with the new tracked position
+in one transaction, so a crash at any point resumes exactly once. On
+PostgreSQL a worker LISTENs for the event table's notifications and also
+polls, because a lost notification must never stall a projection; SQLite has
+no notifications, so workers poll.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from application.service import BookOfBusiness
+from domain.rulebook import RulebookHistory
+from projections import envelopes
+from projections.audit import AuditProjection
+from projections.base import Projection
+from projections.book import BookProjection
+from projections.db import ViewDatabase
+from projections.registry import Generation, Registry
+
+NAMES = ("book", "audit")
+Progress = Callable[[int, int], None]
+
+
+class TrackingConflict(Exception):
+    """Another worker advanced the same projection first; this batch was rolled back."""
+
+
+@dataclass
+class Status:
+    name: str
+    generation: int
+    status: str
+    position: int
+    lag: int
+    rulebook_version: str | None
+    pending_rulebooks: list[str]
+    updated_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Projector:
+    """The read side of one process: its view connection, registry and projections."""
+
+    def __init__(self, bank: BookOfBusiness, batch_size: int = 2000) -> None:
+        self.bank = bank
+        self.batch_size = batch_size
+        self.db = ViewDatabase(bank.settings)
+        self.registry = Registry(self.db)
+        self._instances: dict[int, Projection] = {}
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- generations -----------------------------------------------------------
+
+    def instance(self, generation: Generation) -> Projection:
+        found = self._instances.get(generation.generation)
+        if found is None:
+            projection: Projection
+            if generation.name == "book":
+                projection = BookProjection(self.db, generation.generation, self.bank.builtin,
+                                            generation.what_if, generation.adopt_until)
+            elif generation.name == "audit":
+                projection = AuditProjection(self.db, generation.generation,
+                                             RulebookHistory.of([self.bank.builtin]))
+            else:
+                raise KeyError(f"unknown projection {generation.name!r}; known: {', '.join(NAMES)}")
+            found = self._instances[generation.generation] = projection
+        return found
+
+    def ensure(self, names: tuple[str, ...] = NAMES) -> list[Generation]:
+        """Every projection has an active generation (created empty, at position 0)."""
+        generations = []
+        for name in names:
+            active = self.registry.active(name)
+            if active is None:
+                created = self.registry.create(name, "building",
+                                               adopt_until=self.bank.max_position())
+                self.instance(created).create_tables()
+                with self.db.transaction():
+                    self.registry.switch(name, created.generation)
+                active = self.registry.active(name)
+                assert active is not None
+            generations.append(active)
+        return generations
+
+    def drop(self, generation: Generation) -> None:
+        self.instance(generation).drop_tables()
+        self.registry.forget(generation.name, generation.generation)
+        self._instances.pop(generation.generation, None)
+
+    # ---- processing --------------------------------------------------------------
+
+    def step(self, generation: Generation, *, stop: int | None = None,
+             known_at: datetime | None = None) -> int:
+        """Process one batch; returns how many events were read (0 when caught up).
+
+        With `known_at`, events recorded after that instant are passed over (replay).
+        """
+        projection = self.instance(generation)
+        rows = envelopes.read(self.bank.recorder, generation.position, self.batch_size, stop)
+        if not rows:
+            return 0
+        to = rows[-1].position
+        batch = rows if known_at is None else [e for e in rows if e.recorded_at <= known_at]
+        try:
+            projection.apply(batch)
+            with self.db.transaction():
+                projection.flush()
+                if not self.registry.advance(generation, to, projection.rulebook_version):
+                    raise TrackingConflict(f"{generation.name} moved past {generation.position}")
+        except BaseException:
+            projection.forget()
+            raise
+        generation.position = to
+        return len(rows)
+
+    def catch_up(self, generation: Generation, *, stop: int | None = None,
+                 progress: Progress | None = None, known_at: datetime | None = None) -> int:
+        target = self.bank.max_position() if stop is None else stop
+        done = 0
+        while generation.position < target:
+            try:
+                read = self.step(generation, stop=target, known_at=known_at)
+            except TrackingConflict:
+                fresh = self.registry.get(generation.name, generation.generation)
+                if fresh is None:
+                    return done
+                generation.position = fresh.position
+                continue
+            if read == 0:
+                break
+            done += read
+            if progress is not None:
+                progress(generation.position, target)
+        return done
+
+    def catch_up_all(self, progress: Progress | None = None) -> None:
+        with self.lock:
+            for generation in self.ensure():
+                self.catch_up(generation, progress=progress)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Read-your-writes: process until every active projection has seen `position`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                generations = self.ensure()
+                if all(g.position >= position for g in generations):
+                    return True
+                for generation in generations:
+                    self.catch_up(generation, stop=position)
+            if time.monotonic() >= deadline:
+                return all(g.position >= position for g in self.ensure())
+
+    # ---- status --------------------------------------------------------------------
+
+    def status(self) -> list[Status]:
+        head = self.bank.max_position()
+        published = [r.version for r in self.bank.rulebook_history().versions]
+        found = []
+        for g in self.registry.all():
+            pending: list[str] = []
+            if g.name == "book" and g.status == "active":
+                adopted = {r.version for r in self._adopted(g)}
+                pending = [v for v in published if v not in adopted]
+            found.append(Status(g.name, g.generation, g.status, g.position, max(0, head - g.position),
+                                g.rulebook_version, pending, g.updated_at))
+        return found
+
+    def _adopted(self, generation: Generation) -> Any:
+        projection = self.instance(generation)
+        assert isinstance(projection, BookProjection)
+        projection._history = None  # re-read: another process may have advanced it
+        projection.published = None
+        return projection.history.versions
+
+    # ---- following ------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event, poll_interval: float = 1.0) -> None:
+        """Follow the sequence until `stop` is set."""
+        listener = _Listener(self.bank) if self.bank.settings.backend == "postgres" else None
+        try:
+            while not stop.is_set():
+                try:
+                    self.catch_up_all()
+                except TrackingConflict:
+                    continue
+                if listener is not None:
+                    listener.wait(poll_interval)
+                else:
+                    stop.wait(poll_interval)
+        finally:
+            if listener is not None:
+                listener.close()
+
+
+class _Listener:
+    """LISTEN on the event table's channel; `wait` returns early on a notification."""
+
+    def __init__(self, bank: BookOfBusiness) -> None:
+        import psycopg
+
+        env = bank.settings.eventsourcing_env()
+        self.conn = psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                                    port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                                    password=env.get("POSTGRES_PASSWORD") or None,
+                                    autocommit=True)
+        channel = getattr(bank.recorder, "channel_name", "rmbook_events")
+        self.conn.execute(f'LISTEN "{channel}"')
+
+    def wait(self, timeout: float) -> None:
+        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+            break
+
+    def close(self) -> None:
+        self.conn.close()
+
