@@ -112,8 +112,9 @@ class AuditProjection(Projection):
         subjects: set[str] = set()
         branch: str | None = None
         if e.kind in ("Customer/Onboarded", "Manager/Registered", "Assignment/Assigned"):
-            key = s.get("customer_no") if e.kind != "Manager/Registered" else s["staff_no"]
-            subject = ("manager:" if e.kind == "Manager/Registered" else "customer:") + key
+            is_manager = e.kind == "Manager/Registered"
+            key = str(s["staff_no"] if is_manager else s["customer_no"])
+            subject = ("manager:" if is_manager else "customer:") + key
             self.names[stream] = (subject, s.get("branch"))
             self.new_names.append((stream, subject, s.get("branch")))
         if e.kind == "RulebookRegistry/Published":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import orjson
@@ -384,7 +384,7 @@ class BookProjection(Projection):
                 found.add(no)
         return sorted(found)
 
-    _handlers: dict[str, Callable[[BookProjection, Envelope], None]] = {
+    _handlers: ClassVar[dict[str, Callable[[BookProjection, Envelope], None]]] = {
         "Customer/Onboarded": _onboarded,
         "Customer/AccountOpened": _account_opened,
         "Customer/AccountClosed": _account_closed,

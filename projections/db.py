@@ -34,21 +34,21 @@ class ViewDatabase:
     def _connect(self) -> Any:
         env = self._env
         if self.backend == "sqlite":
-            conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
+            conn: Any = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             return conn
         import psycopg
 
-        conn = psycopg.connect(
+        pg: Any = psycopg.connect(
             dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
             user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
             autocommit=True, connect_timeout=10,
         )
         if self.schema != "public":
-            conn.execute(f'SET search_path TO "{self.schema}"')
-        return conn
+            pg.execute(f'SET search_path TO "{self.schema}"')
+        return pg
 
     def close(self) -> None:
         if self._conn is not None:
