@@ -1,0 +1,142 @@
+"""Reading one generation of the book projection: the facts the reports start from."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+
+from domain.rulebook import RulebookHistory
+from projections.book import BookProjection
+from projections.db import ViewDatabase
+
+Doc = dict[str, Any]
+
+
+class BookReader:
+    def __init__(self, db: ViewDatabase, projection: BookProjection) -> None:
+        self.db = db
+        self.projection = projection
+        self.t = projection.table
+
+    @property
+    def history(self) -> RulebookHistory:
+        return self.projection.history
+
+    def customer(self, customer_no: str) -> Doc | None:
+        row = self.db.fetchone(f"SELECT doc FROM {self.t('customers')} WHERE customer_no=?",
+                               (customer_no,))
+        return orjson.loads(row[0]) if row else None
+
+    def customers(self, numbers: list[str]) -> dict[str, Doc]:
+        found: dict[str, Doc] = {}
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for no, doc in self.db.fetchall(
+                    f"SELECT customer_no, doc FROM {self.t('customers')} "
+                    f"WHERE customer_no IN ({marks})", chunk):
+                found[no] = orjson.loads(doc)
+        return found
+
+    def customers_in_branch(self, branch: str | None) -> list[Doc]:
+        if branch is None:
+            rows = self.db.fetchall(f"SELECT doc FROM {self.t('customers')} ORDER BY customer_no")
+        else:
+            rows = self.db.fetchall(f"SELECT doc FROM {self.t('customers')} WHERE branch=? "
+                                    "ORDER BY customer_no", (branch,))
+        return [orjson.loads(r[0]) for r in rows]
+
+    def manager(self, staff_no: str) -> Doc | None:
+        row = self.db.fetchone(f"SELECT doc FROM {self.t('managers')} WHERE staff_no=?",
+                               (staff_no,))
+        return orjson.loads(row[0]) if row else None
+
+    def managers(self, branch: str | None = None) -> list[Doc]:
+        if branch is None:
+            rows = self.db.fetchall(f"SELECT doc FROM {self.t('managers')} ORDER BY staff_no")
+        else:
+            rows = self.db.fetchall(f"SELECT doc FROM {self.t('managers')} WHERE branch=? "
+                                    "ORDER BY staff_no", (branch,))
+        return [orjson.loads(r[0]) for r in rows]
+
+    def branches(self) -> list[str]:
+        return [r[0] for r in self.db.fetchall(
+            f"SELECT DISTINCT branch FROM {self.t('managers')} UNION "
+            f"SELECT DISTINCT branch FROM {self.t('customers')} ORDER BY 1")]
+
+    def deposits(self, customer_no: str, until: date | None = None) -> dict[date, int]:
+        """Recorded end-of-day deposit balances (fen) up to `until`."""
+        return {d: dep for d, (dep, _) in self.balances(customer_no, until).items()}
+
+    def balances(self, customer_no: str, until: date | None = None
+                 ) -> dict[date, tuple[int, int]]:
+        if until is None:
+            rows = self.db.fetchall(f"SELECT day, deposit, loan FROM {self.t('balances')} "
+                                    "WHERE customer_no=? ORDER BY day", (customer_no,))
+        else:
+            rows = self.db.fetchall(f"SELECT day, deposit, loan FROM {self.t('balances')} "
+                                    "WHERE customer_no=? AND day<=? ORDER BY day",
+                                    (customer_no, until.isoformat()))
+        return {date.fromisoformat(d): (dep, loan) for d, dep, loan in rows}
+
+    def balance_span(self) -> tuple[date, date] | None:
+        row = self.db.fetchone(f"SELECT MIN(day), MAX(day) FROM {self.t('balances')}")
+        if not row or row[0] is None:
+            return None
+        return date.fromisoformat(row[0]), date.fromisoformat(row[1])
+
+    def non_deposit(self, customer_no: str, start: date, end: date) -> list[tuple[date, str, int]]:
+        rows = self.db.fetchall(f"SELECT day, kind, amount FROM {self.t('non_deposit')} "
+                                "WHERE customer_no=? AND day>=? AND day<=? ORDER BY day, position",
+                                (customer_no, start.isoformat(), end.isoformat()))
+        return [(date.fromisoformat(d), k, a) for d, k, a in rows]
+
+    def visits(self, customer_nos: list[str], start: date, end: date
+               ) -> dict[str, list[tuple[date, str]]]:
+        found: dict[str, list[tuple[date, str]]] = {no: [] for no in customer_nos}
+        for i in range(0, len(customer_nos), 500):
+            chunk = customer_nos[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for no, day, staff in self.db.fetchall(
+                    f"SELECT customer_no, day, staff_no FROM {self.t('visits')} WHERE customer_no "
+                    f"IN ({marks}) AND day>=? AND day<=? ORDER BY day",
+                    [*chunk, start.isoformat(), end.isoformat()]):
+                found[no].append((date.fromisoformat(day), staff))
+        return found
+
+    def last_visits(self, customer_nos: list[str], until: date) -> dict[str, date]:
+        found: dict[str, date] = {}
+        for i in range(0, len(customer_nos), 500):
+            chunk = customer_nos[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for no, day in self.db.fetchall(
+                    f"SELECT customer_no, MAX(day) FROM {self.t('visits')} WHERE customer_no "
+                    f"IN ({marks}) AND day<=? GROUP BY customer_no", [*chunk, until.isoformat()]):
+                found[no] = date.fromisoformat(day)
+        return found
+
+    def accounts(self, branch: str | None, start: date, end: date) -> list[Doc]:
+        params: list[Any] = [start.isoformat(), end.isoformat()]
+        where = "opened_on>=? AND opened_on<=?"
+        if branch is not None:
+            where += " AND branch=?"
+            params.append(branch)
+        rows = self.db.fetchall(
+            f"SELECT account_no, customer_no, branch, segment, type, currency, opened_on, "
+            f"closed_on FROM {self.t('accounts')} WHERE {where} ORDER BY opened_on, account_no",
+            params)
+        keys = ("account_no", "customer_no", "branch", "segment", "type", "currency", "opened_on",
+                "closed_on")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def custodian_on(self, doc: Doc, on: str) -> str | None:
+        """Custodian of a customer document on an ISO date (None before assignment/after end)."""
+        if doc.get("ended_on") and on >= doc["ended_on"]:
+            return None
+        found = None
+        for term in doc["chain"]:
+            if term["effective_on"] <= on:
+                found = term["custodian"]
+        return found
