@@ -136,7 +136,8 @@ def _rebuild_one(projector: Projector, name: str, what_if: dict[str, Any] | None
         if name == "book" and old is not None:
             old_book = projector.instance(old)
             new_book = projector.instance(new)
-            assert isinstance(old_book, BookProjection) and isinstance(new_book, BookProjection)
+            assert isinstance(old_book, BookProjection)
+            assert isinstance(new_book, BookProjection)
             report.diff = diff_books(projector.db, old_book, new_book)
         report.rulebook_version = projector.instance(new).rulebook_version
         report.generations[name] = [old.generation if old else None, new.generation]

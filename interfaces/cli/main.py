@@ -270,3 +270,7 @@ def rulebook_list(as_json: AsJson = False) -> None:
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+# The read side's commands live in their own module; importing it registers them.
+from interfaces.cli import read_side  # noqa: E402,F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
@@ -14,7 +16,9 @@ from domain.money import format_exact_fen, format_fen, format_ratio
 
 __all__ = ["format_exact_fen"]
 
-console = Console()
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+_WIDTH = int(os.environ.get("COLUMNS", "0")) or (None if sys.stdout.isatty() else 160)
+console = Console(width=_WIDTH)
 err_console = Console(stderr=True)
 
 

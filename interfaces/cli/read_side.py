@@ -1,0 +1,300 @@
+"""CLI for projections: follow, rebuild, reports and audit (registered on the main app)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from application.service import BookOfBusiness
+from domain.errors import NotFound
+from interfaces.cli import render
+from interfaces.cli.main import (
+    AsJson,
+    AsOf,
+    KnownAt,
+    _fail,
+    app,
+    parse_date,
+    parse_instant,
+    progress_bar,
+    service,
+)
+from projections.integrity import verify
+from projections.rebuild import rebuild as run_rebuild
+from projections.replay import audit_projection, book_reader
+from projections.reports import attribution as attribution_reports
+from projections.reports import tiers as tier_reports
+from projections.runner import NAMES, Projector
+from projections.timelines import timeline
+
+report_app = typer.Typer(help="Reports computed from the projections (tables, or --json).",
+                         no_args_is_help=True)
+audit_app = typer.Typer(help="For auditors: timelines, integrity, replay.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
+
+From = Annotated[str, typer.Option("--from", help="First business date YYYY-MM-DD.")]
+To = Annotated[str, typer.Option("--to", help="Last business date YYYY-MM-DD (inclusive).")]
+Branch = Annotated[str | None, typer.Option(help="Branch code (default: every branch).")]
+
+
+@contextmanager
+def projector() -> Iterator[Projector]:
+    with service() as bank:
+        read_side = Projector(bank)
+        try:
+            yield read_side
+        finally:
+            read_side.close()
+
+
+def _date(value: str | None, option: str, default: date) -> date:
+    return parse_date(value, option) or default
+
+
+def _today(bank: BookOfBusiness) -> date:
+    return bank.today()
+
+
+def _show(data: Any, as_json: bool, title: str) -> None:
+    if as_json:
+        render.print_json(data)
+    else:
+        render.key_values(title, [(k, v) for k, v in data.items() if not isinstance(v, list)])
+
+
+# ---- running projections ----------------------------------------------------------
+
+
+@app.command()
+def project(
+    follow: Annotated[bool, typer.Option("--follow/--once", help="Keep following new events "
+                                         "(a projection worker) or catch up once and exit.")]
+    = False,
+    poll: Annotated[float, typer.Option(help="Seconds between polls (PostgreSQL also wakes on "
+                                        "LISTEN/NOTIFY).")] = 1.0,
+) -> None:
+    """Bring every projection up to date with the event store (or keep it so, --follow)."""
+    with projector() as p:
+        if follow:
+            render.console.print("following the event sequence; Ctrl-C to stop")
+            stop = threading.Event()
+            try:
+                p.run_forever(stop, poll)
+            except KeyboardInterrupt:
+                stop.set()
+            return
+        with progress_bar("projecting") as update:
+            p.catch_up_all(progress=update)
+        _print_status(p, False)
+
+
+def _print_status(p: Projector, as_json: bool) -> None:
+    rows = [s.as_dict() for s in p.status()]
+    if as_json:
+        render.print_json(rows)
+        return
+    render.rows("projections", ["name", "generation", "status", "position", "lag",
+                                "rulebook", "pending rulebooks", "updated"],
+                [[r["name"], r["generation"], r["status"], r["position"], r["lag"],
+                  r["rulebook_version"], ", ".join(r["pending_rulebooks"]), r["updated_at"]]
+                 for r in rows])
+
+
+@app.command()
+def projections(as_json: AsJson = False) -> None:
+    """Each projection: generation, status, position, lag and the rulebook it follows."""
+    with projector() as p:
+        p.ensure()
+        _print_status(p, as_json)
+
+
+@app.command()
+def rebuild(
+    projection: Annotated[str | None, typer.Option(
+        help=f"One of {', '.join(NAMES)} (default: all).")] = None,
+    rulebook: Annotated[str | None, typer.Option(
+        help="A what-if rulebook: a JSON file, or the version of a published one. The new "
+        "generation is built and diffed against the serving one but not switched in.")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Print the diff (tier changes and "
+                                       "attribution moved) even when it is long.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Rebuild projections from position zero, side by side; switch atomically when done.
+
+    Run this after publishing a rulebook: the diff says which managers change tier (from → to,
+    on which dates) and whose attribution moves, and by how much.
+    """
+    with projector() as p:
+        what_if = None
+        if rulebook is not None:
+            path = Path(rulebook)
+            if path.exists():
+                what_if = orjson.loads(path.read_bytes())
+            else:
+                found = p.bank.rulebook_history().by_version(rulebook)
+                if found is None:
+                    _fail(f"--rulebook {rulebook!r} is neither a file nor a published version", 2)
+                    return
+                what_if = dict(found.document)
+                what_if["version"] = f"{found.version}-what-if"
+        with progress_bar("rebuilding") as update:
+            report = run_rebuild(p, [projection] if projection else None, what_if=what_if,
+                                 progress=update)
+    data = report.as_dict()
+    if as_json:
+        render.print_json(data)
+        return
+    render.key_values("rebuild", [(k, v) for k, v in data.items() if k != "diff"])
+    if report.diff is not None:
+        tiers = report.diff["tiers"]
+        shown = tiers if diff else tiers[:30]
+        render.rows(f"managers whose tier changes ({len(tiers)})",
+                    ["staff_no", "from tier", "to tier", "from", "until"],
+                    [[t["staff_no"], c["from_tier"], c["to_tier"], c["from"], c["until"]]
+                     for t in shown for c in t["changes"]])
+        moved = report.diff["attribution"]
+        render.rows(f"attribution moved ({len(moved)} parties)",
+                    ["party", "from", "to", "daily average change"],
+                    [[m["party"], m["from"], m["to"], m["daily_average_change"]]
+                     for m in (moved if diff else moved[:30])])
+
+
+# ---- reports ------------------------------------------------------------------------
+
+
+@report_app.command("tiers")
+def report_tiers(branch: Branch = None, as_of: AsOf = None, known_at: KnownAt = None,
+                 as_json: AsJson = False) -> None:
+    """Each customer manager's tier and credit-customer count, and the distribution."""
+    with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
+        data = tier_reports.branch_tiers(reader, branch, _date(as_of, "--as-of", _today(p.bank)))
+    if as_json:
+        render.print_json(data)
+        return
+    render.rows(f"tiers as of {data['as_of']} (rulebook {data['rulebook_version']})",
+                ["staff_no", "tier", "credit customers", "departed"],
+                [[m["staff_no"], m["tier"], m["credit_customers"], m["departed"]]
+                 for m in data["managers"]])
+    render.key_values("distribution", list(data["distribution"].items()))
+
+
+@report_app.command("tier")
+def report_tier(staff_no: str, as_of: AsOf = None, known_at: KnownAt = None,
+                as_json: AsJson = False) -> None:
+    """One manager's tier on a date, with its history as date ranges."""
+    with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
+        data = tier_reports.manager_tier(reader, staff_no, _date(as_of, "--as-of", _today(p.bank)))
+        history = tier_reports.tier_history(reader, staff_no)
+    if data is None:
+        raise NotFound(f"manager {staff_no} not found", field="staff_no")
+    if as_json:
+        render.print_json({**data, "history": history})
+        return
+    _show(data, False, f"tier of {staff_no}")
+    render.rows("history", ["from", "until", "tier", "credit customers", "rulebook"],
+                [list(h.values()) for h in history or []])
+
+
+@report_app.command("attribution")
+def report_attribution(
+    customer: Annotated[str | None, typer.Option(help="customer_no")] = None,
+    manager: Annotated[str | None, typer.Option(help="staff_no")] = None,
+    start: From = "", end: To = "", known_at: KnownAt = None, as_json: AsJson = False,
+) -> None:
+    """Balance-days and daily averages credited to each party over a date range (DOMAIN §5)."""
+    if bool(customer) == bool(manager):
+        _fail("give exactly one of --customer or --manager", 2)
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if first is None or last is None or last < first:
+        _fail("--from and --to are required, with --from ≤ --to", 2)
+        return
+    with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
+        if customer:
+            data = attribution_reports.customer_attribution(reader, customer, first, last)
+        else:
+            data = attribution_reports.manager_attribution(reader, manager or "", first, last)
+    if data is None:
+        raise NotFound("not found", field="customer" if customer else "manager")
+    if as_json:
+        render.print_json(data)
+        return
+    _show(data, False, f"attribution {first} … {last}")
+    if customer:
+        render.rows("parties", ["party", "daily average", "balance-days"],
+                    [[r["party"], r["daily_average"], r["balance_days"]] for r in data["parties"]])
+        render.rows("non-deposit business", ["party", "amount"],
+                    [[r["party"], r["amount"]] for r in data["non_deposit"]])
+    else:
+        render.rows("customers", ["customer_no", "daily average", "balance-days"],
+                    [[r["customer_no"], r["daily_average"], r["balance_days"]]
+                     for r in data["customers"]])
+
+
+# ---- audit --------------------------------------------------------------------------
+
+
+@audit_app.command("timeline")
+def audit_timeline(
+    subject: Annotated[str, typer.Argument(help="customer:NO, manager:STAFF_NO or branch:CODE")],
+    known_at: KnownAt = None,
+    after: Annotated[int, typer.Option(help="Show events after this position (paging).")] = 0,
+    limit: Annotated[int, typer.Option(help="Events per page.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Every event about a customer, manager or branch, in order, with who, when and why."""
+    if ":" not in subject:
+        _fail("subject is customer:NO, manager:STAFF_NO or branch:CODE", 2)
+    with projector() as p:
+        data = timeline(audit_projection(p), subject, known_at=parse_instant(known_at),
+                        after=after, limit=limit)
+    if as_json:
+        render.print_json(data)
+        return
+    render.rows(f"timeline of {subject}", ["position", "recorded", "business date", "type",
+                                           "actor", "rulebook", "summary", "reason"],
+                [[e["position"], e["recorded_at"][:19], e["effective_on"], e["type"], e["actor"],
+                  e["rulebook_version"], e["summary"], e["reason"]] for e in data["events"]])
+    if data["next_after"]:
+        render.console.print(f"more: --after {data['next_after']}")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: AsJson = False) -> None:
+    """Check stored history against the hash chain; name the first position that differs."""
+    with projector() as p:
+        audit = audit_projection(p)
+        result = verify(p.bank.recorder, p.db, audit.table("chain"))
+    if as_json:
+        render.print_json(result.as_dict())
+    else:
+        render.key_values("integrity", list(result.as_dict().items()))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("replay")
+def audit_replay(
+    report: Annotated[str, typer.Argument(help="tiers | attribution")],
+    known_at: Annotated[str, typer.Option("--known-at", help="The past instant (ISO 8601).")],
+    branch: Branch = None, as_of: AsOf = None,
+    customer: Annotated[str | None, typer.Option(help="customer_no (attribution)")] = None,
+    start: Annotated[str | None, typer.Option("--from")] = None,
+    end: Annotated[str | None, typer.Option("--to")] = None,
+) -> None:
+    """Reproduce a report exactly as it stood at a past instant (rebuilt from what was known)."""
+    if report == "tiers":
+        report_tiers(branch=branch, as_of=as_of, known_at=known_at, as_json=True)
+    elif report == "attribution":
+        report_attribution(customer=customer, manager=None, start=start or "", end=end or "",
+                           known_at=known_at, as_json=True)
+    else:
+        _fail("replay supports: tiers, attribution", 2)
+
