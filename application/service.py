@@ -8,6 +8,7 @@ in one transaction. A refusal raises before anything is saved.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from application.balance_import import (
     parse_feed,
     write_feed,
 )
+from application.bulk_reads import current_versions, stored_streams
 from application.settings import Clock, Settings
 from domain import identity
 from domain.account_number import AccountNumber
@@ -76,6 +78,9 @@ class BookOfBusiness(Application[UUID]):
         self.clock = clock or Clock(self.settings.today)
         self.builtin = builtin_rulebook()
         super().__init__(env=self.settings.eventsourcing_env())
+        # The balance feed keeps its own warm customers (see _feed_customers).
+        self._feed_cache: dict[UUID, Customer] = {}
+        self._feed_lock = threading.Lock()
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -383,13 +388,61 @@ class BookOfBusiness(Application[UUID]):
                         ) -> ImportReport:
         """Validate a whole balance feed, then write it in large transactions."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
-        report, customers = apply_feed(rows, self.customer, today=self.today(), actor=actor,
-                                       reason=reason)
-        if report.invalid and not skip_invalid:
-            for customer in customers.values():
-                self._evict(customer.id)
-            return report
-        return write_feed(report, list(customers.values()), self._commit, progress)
+        with self._feed_lock:
+            customers = self._feed_customers(rows)
+
+            def load(customer_no: str) -> Customer:
+                found = customers.get(customer_no)
+                if found is None:
+                    raise NotFound(f"customer {customer_no} not found", field="customer_no")
+                return found
+
+            report, touched = apply_feed(rows, load, today=self.today(), actor=actor,
+                                         reason=reason)
+            changed = [cu for cu in touched.values() if cu.pending_events]
+            if report.invalid and not skip_invalid:
+                self._forget_feed_customers(changed)
+                return report
+            try:
+                return write_feed(report, changed, self._commit, progress)
+            except BaseException:
+                self._forget_feed_customers(changed)
+                raise
+
+    def _feed_customers(self, rows: list[BalanceRow | InvalidRow]) -> dict[str, Customer]:
+        """The feed's customers, warm from the feed cache when still current.
+
+        One query checks the versions of every warm customer; one more reads
+        the streams of the rest. A customer changed by another process since
+        it was cached is read again, so decisions (unchanged or correction)
+        are taken on current state; a change racing the save still collides
+        on version and is refused, never lost.
+        """
+        numbers = sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)})
+        ids = {no: identity.customer_id(no) for no in numbers}
+        warm = {no: self._feed_cache[ids[no]] for no in numbers if ids[no] in self._feed_cache}
+        if warm:
+            versions = current_versions(self.recorder, [ids[no] for no in warm])
+            for no, customer in list(warm.items()):
+                if versions.get(customer.id) != customer.version:
+                    del warm[no]
+                    self._feed_cache.pop(customer.id, None)
+        cold = [ids[no] for no in numbers if no not in warm]
+        for stream_id, stored in stored_streams(self.recorder, cold).items():
+            aggregate: Any = None
+            for stored_event in stored:
+                aggregate = self.mapper.to_domain_event(stored_event).mutate(aggregate)  # type: ignore[attr-defined]
+            if isinstance(aggregate, Customer):
+                self._feed_cache[stream_id] = aggregate
+                warm[aggregate.customer_no] = aggregate
+        while len(self._feed_cache) > self.settings.aggregate_cache_size:
+            self._feed_cache.pop(next(iter(self._feed_cache)))
+        return warm
+
+    def _forget_feed_customers(self, customers: list[Customer]) -> None:
+        for customer in customers:
+            self._feed_cache.pop(customer.id, None)
+            self._evict(customer.id)
 
     # ---- time travel -------------------------------------------------------
 

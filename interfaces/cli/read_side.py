@@ -298,3 +298,26 @@ def audit_replay(
     else:
         _fail("replay supports: tiers, attribution", 2)
 
+
+
+@app.command()
+def bench(
+    backend: Annotated[str, typer.Option(help="sqlite or postgres (a fresh database is created "
+                                         "and dropped; RMBOOK_BENCH_POSTGRES_URL names the "
+                                         "server).")] = "sqlite",
+    scale: Annotated[str, typer.Option(help="small or bank (see BENCHMARKS.md).")] = "small",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic bank.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON result here.")] = None,
+) -> None:
+    """Measure ingest and rebuild, each beside baselines measured in the same run."""
+    from bench.run import run
+
+    if backend not in ("sqlite", "postgres") or scale not in ("small", "bank", "tiny"):
+        _fail("--backend is sqlite or postgres; --scale is small or bank", 2)
+    result = run(backend, scale, seed, lambda text: render.err_console.print(f"… {text}"))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    render.print_json(result) if False else None
+    for part in ("ingest", "rebuild"):
+        render.key_values(f"{part} ({backend}, {scale})", list(result[part].items()))
