@@ -122,8 +122,12 @@ class BookOfBusiness(Application[UUID]):
 
     def _commit(self, *aggregates: Aggregate | None, created: str | None = None) -> int | None:
         """Save all changes in one transaction; a clash is a conflict, never a lost write."""
+        # Events go straight to the event store: Application.save() would also check each
+        # aggregate against runtime Protocols, which costs more than the insert on big feeds.
+        events = [event for aggregate in aggregates if aggregate is not None
+                  for event in aggregate.collect_events()]
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.events.put(events)
         except (IntegrityError, RecordConflictError) as e:
             for aggregate in aggregates:
                 if aggregate is not None:

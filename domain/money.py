@@ -8,7 +8,7 @@ decimals. Decimal strings exist only at the edges (API, files, CLI).
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 from domain.errors import InvalidInput
@@ -28,10 +28,11 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
             f"{field} must be a decimal amount with at most two decimals, got {raw!r}",
             field=field,
         )
-    try:
-        return int((Decimal(raw) * 100).to_integral_exact())
-    except InvalidOperation as e:  # pragma: no cover - the regex already excludes this
-        raise InvalidInput(f"{field} is not a number: {raw!r}", field=field) from e
+    # Integer arithmetic on the validated digits: exact, and much faster than Decimal.
+    negative = raw.startswith("-")
+    whole, _, cents = raw.lstrip("-").partition(".")
+    fen = int(whole) * 100 + int(cents.ljust(2, "0"))
+    return -fen if negative else fen
 
 
 def format_fen(fen: int) -> str:

@@ -31,10 +31,6 @@ def link(previous: bytes, position: int, stream: str, version: int, topic: str,
     return digest.digest()
 
 
-def _jsonable(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
-
-
 class AuditProjection(Projection):
     name = "audit"
 
@@ -101,14 +97,14 @@ class AuditProjection(Projection):
 
     def apply(self, batch: list[Envelope]) -> None:
         for e in batch:
-            self.last_hash = link(self._previous_hash(e.position), e.position, str(e.originator_id),
+            self.last_hash = link(self._previous_hash(e.position), e.position, e.originator_id,
                                   e.version, e.topic, e.raw)
             self.links.append((e.position, self.last_hash))
             self._timeline(e)
 
     def _timeline(self, e: Envelope) -> None:
         s = e.state
-        stream = str(e.originator_id)
+        stream = e.originator_id
         subjects: set[str] = set()
         branch: str | None = None
         if e.kind in ("Customer/Onboarded", "Manager/Registered", "Assignment/Assigned"):
@@ -134,11 +130,10 @@ class AuditProjection(Projection):
             subjects.add(f"branch:{branch}")
         on = s.get("on")
         version = self.history.effective_on(on).version if on is not None else None
-        data = {k: v for k, v in s.items() if k not in ("timestamp", "originator_topic")}
         self.rows.append((
             e.position, e.recorded_at.isoformat(), on.isoformat() if on else None, e.kind,
             s.get("actor"), s.get("reason"), version, summarize(e.kind, s),
-            orjson.dumps(_jsonable(data))))
+            e.raw))
         self.subjects.extend((subject, e.position) for subject in sorted(subjects))
 
     def flush(self) -> None:

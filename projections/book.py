@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
-from uuid import UUID
 
 import orjson
 
@@ -148,8 +147,8 @@ class BookProjection(Projection):
             doc = self.managers[staff_no] = orjson.loads(row[0])
         return doc
 
-    def stream(self, stream_id: UUID | str) -> tuple[str, str]:
-        key = str(stream_id)
+    def stream(self, stream_id: str) -> tuple[str, str]:
+        key = stream_id
         found = self.streams.get(key)
         if found is None:
             row = self.db.fetchone(f"SELECT kind, key FROM {self.table('streams')} "
@@ -159,9 +158,9 @@ class BookProjection(Projection):
             found = self.streams[key] = (row[0], row[1])
         return found
 
-    def _map_stream(self, stream_id: UUID, kind: str, key: str) -> None:
-        self.streams[str(stream_id)] = (kind, key)
-        self.new_streams.append((str(stream_id), kind, key))
+    def _map_stream(self, stream_id: str, kind: str, key: str) -> None:
+        self.streams[stream_id] = (kind, key)
+        self.new_streams.append((stream_id, kind, key))
 
     def _touch_customer(self, customer_no: str) -> Doc:
         self.dirty_customers.add(customer_no)
@@ -190,9 +189,8 @@ class BookProjection(Projection):
             "defaults": [], "chain": [], "ended_on": None,
         }
         self.dirty_customers.add(no)
-        self._map_stream(e.originator_id if isinstance(e.originator_id, UUID)
-                         else UUID(str(e.originator_id)), "customer", no)
-        self._map_stream(identity.assignment_id(no), "assignment", no)
+        self._map_stream(e.originator_id, "customer", no)
+        self._map_stream(identity.assignment_id(no).hex, "assignment", no)
 
     def _customer_of(self, e: Envelope) -> Doc:
         return self._touch_customer(self.stream(e.originator_id)[1])
@@ -279,8 +277,7 @@ class BookProjection(Projection):
         }
         self.dirty_managers.add(no)
         self.tiers_dirty.add(no)
-        self._map_stream(e.originator_id if isinstance(e.originator_id, UUID)
-                         else UUID(str(e.originator_id)), "manager", no)
+        self._map_stream(e.originator_id, "manager", no)
 
     def _manager_of(self, e: Envelope) -> Doc:
         return self._touch_manager(self.stream(e.originator_id)[1])

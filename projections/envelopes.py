@@ -2,7 +2,9 @@
 
 Projections work on plain decoded dictionaries (no event objects) because a
 rebuild reads millions of rows; old event shapes are upcast with the event
-class's own `upcast_vN_vN+1` methods, exactly as the write side would.
+class's own `upcast_vN_vN+1` methods, exactly as the write side would. Rows
+are read straight from the event table (one statement per batch) and each
+batch is decoded once for every projection that follows it.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ import domain.rulebooks  # noqa: F401 - registers every explicit topic before de
 from application.transcoding import decode_state
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Envelope:
     position: int
-    originator_id: UUID | str
+    originator_id: str  # the stream id as stored (hex on SQLite, uuid text on PostgreSQL)
     version: int
     topic: str
     state: dict[str, Any]
-    raw: bytes = b""
+    raw: bytes
+    kind: str  # 'Customer/BalanceRecorded' from 'rmbook/Customer/BalanceRecorded'
 
     @property
     def on(self) -> date:
@@ -41,11 +44,6 @@ class Envelope:
     def recorded_at(self) -> datetime:
         value: datetime = self.state["timestamp"]
         return value
-
-    @property
-    def kind(self) -> str:
-        """'Customer/BalanceRecorded' from 'rmbook/Customer/BalanceRecorded'."""
-        return self.topic.split("/", 1)[1] if self.topic.startswith("rmbook/") else self.topic
 
 
 _class_versions: dict[str, tuple[int, Any]] = {}
@@ -65,19 +63,42 @@ def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def envelope(notification: Any) -> Envelope:
-    state = decode_state(notification.state)
+def _kind(topic: str) -> str:
+    return topic[7:] if topic.startswith("rmbook/") else topic
+
+
+def stream_key(stream: Any) -> str:
+    """One spelling of a stream id on both backends: 32 hex digits."""
+    return stream.hex if isinstance(stream, UUID) else str(stream).replace("-", "")
+
+
+def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -> Envelope:
+    state = decode_state(raw)
     if "class_version" in state:
-        state = upcast(notification.topic, state)
-    return Envelope(notification.id, notification.originator_id,
-                    notification.originator_version, notification.topic, state,
-                    bytes(notification.state))
+        state = upcast(topic, state)
+    return Envelope(position, stream_key(stream), version, topic, state, raw, _kind(topic))
 
 
 def read(recorder: Any, after: int, limit: int, stop: int | None = None) -> list[Envelope]:
     """The next `limit` events after position `after` (up to `stop`), decoded."""
-    rows = recorder.select_notifications(after + 1, limit, stop=stop)
-    return [envelope(n) for n in rows]
+    table = recorder.events_table_name
+    datastore = recorder.datastore
+    if hasattr(datastore, "schema"):  # PostgreSQL
+        position, source, mark = "notification_id", f'"{datastore.schema}"."{table}"', "%s"
+    else:
+        position, source, mark = "rowid", table, "?"
+    statement = (f"SELECT {position}, originator_id, originator_version, topic, state "
+                 f"FROM {source} WHERE {position} > {mark}")
+    params: list[Any] = [after]
+    if stop is not None:
+        statement += f" AND {position} <= {mark}"
+        params.append(stop)
+    statement += f" ORDER BY 1 LIMIT {mark}"
+    params.append(limit)
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    return [envelope(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
 
 def stream(recorder: Any, after: int = 0, batch: int = 2000,

@@ -12,6 +12,7 @@ from typing import Any
 
 from projections.audit import GENESIS, link
 from projections.db import ViewDatabase
+from projections.envelopes import stream_key
 
 
 @dataclass
@@ -43,8 +44,8 @@ def verify(recorder: Any, db: ViewDatabase, chain_table: str, batch: int = 5000)
             if expected is None:
                 # Not yet hashed by the audit projection: stop here; nothing seen was wrong.
                 return Verification(True, checked, None)
-            previous = link(previous, n.id, str(n.originator_id), n.originator_version, n.topic,
-                            bytes(n.state))
+            previous = link(previous, n.id, stream_key(n.originator_id), n.originator_version,
+                            n.topic, bytes(n.state))
             if bytes(expected) != previous:
                 return Verification(False, checked, n.id)
             checked += 1

@@ -93,9 +93,8 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
         with projector.lock:
             projector.ensure(tuple(names))
         head = projector.bank.max_position()
-        report.total = head * len(names)
-        for index, name in enumerate(names):
-            _rebuild_one(projector, name, what_if, head, index, report, progress)
+        report.total = head
+        _rebuild(projector, names, what_if, head, report, progress)
         report.status = "finished"
     except Exception as e:
         report.status = "failed"
@@ -109,46 +108,59 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
     return report
 
 
-def _rebuild_one(projector: Projector, name: str, what_if: dict[str, Any] | None, head: int,
-                 index: int, report: RebuildReport, progress: Progress | None) -> None:
+def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | None,
+             head: int, report: RebuildReport, progress: Progress | None) -> None:
+    """Build new generations of `names` together (one read of the sequence), then switch."""
     registry = projector.registry
-    old = registry.active(name)
-    new = registry.create(name, "what_if" if what_if else "building", adopt_until=head,
-                          what_if=[what_if] if what_if else None)
-    projector.instance(new).create_tables()
+    olds = {name: registry.active(name) for name in names}
+    news = [registry.create(name, "what_if" if what_if else "building", adopt_until=head,
+                            what_if=[what_if] if what_if else None) for name in names]
+    for generation in news:
+        projector.instance(generation).create_tables()
     last_saved = 0.0
 
     def step(done: int, _total: int) -> None:
         nonlocal last_saved
-        report.done = index * head + min(done, head)
+        report.done = min(done, head)
         if progress is not None:
             progress(report.done, report.total)
         if time.monotonic() - last_saved > 1.0:  # progress visible to other processes
             last_saved = time.monotonic()
             _save(projector, report)
 
-    projector.catch_up(new, stop=head, progress=step)
-    # Events that arrived while building: follow them, then switch while holding the lock.
-    with projector.lock:
-        projector.catch_up(new)
-        if old is not None:
-            projector.catch_up(old)
-        if name == "book" and old is not None:
-            old_book = projector.instance(old)
-            new_book = projector.instance(new)
-            assert isinstance(old_book, BookProjection)
-            assert isinstance(new_book, BookProjection)
-            report.diff = diff_books(projector.db, old_book, new_book)
-        report.rulebook_version = projector.instance(new).rulebook_version
-        report.generations[name] = [old.generation if old else None, new.generation]
+    try:
+        projector.catch_up(news, stop=head, progress=step)
+        # Events that arrived while building: follow them, then switch holding the lock.
+        with projector.lock:
+            projector.catch_up(news)
+            serving = [g for g in olds.values() if g is not None]
+            if serving:
+                projector.catch_up(serving)
+            for new in news:
+                old = olds[new.name]
+                report.generations[new.name] = [old.generation if old else None, new.generation]
+                if new.name == "book":
+                    report.rulebook_version = projector.instance(new).rulebook_version
+                    if old is not None:
+                        report.diff = _diff(projector, old, new)
+            if not what_if:
+                with projector.db.transaction():
+                    for new in news:
+                        registry.switch(new.name, new.generation)
+                for old in serving:
+                    projector.drop(old)
+    finally:
         if what_if:
-            projector.drop(new)
-            return
-        with projector.db.transaction():
-            registry.switch(name, new.generation)
-        if old is not None:
-            projector.drop(old)
-    report.done = (index + 1) * head
+            for new in news:
+                projector.drop(new)
+    report.done = head
+
+
+def _diff(projector: Projector, old: Generation, new: Generation) -> dict[str, Any]:
+    old_book, new_book = projector.instance(old), projector.instance(new)
+    assert isinstance(old_book, BookProjection)
+    assert isinstance(new_book, BookProjection)
+    return diff_books(projector.db, old_book, new_book)
 
 
 def build_fresh(projector: Projector, name: str, *, known_at: datetime | None = None,

@@ -102,54 +102,65 @@ class Projector:
 
     # ---- processing --------------------------------------------------------------
 
-    def step(self, generation: Generation, *, stop: int | None = None,
+    def step(self, generations: list[Generation], *, stop: int | None = None,
              known_at: datetime | None = None) -> int:
-        """Process one batch; returns how many events were read (0 when caught up).
+        """Process one batch for every generation given (read and decoded once).
 
-        With `known_at`, events recorded after that instant are passed over (replay).
+        All of them advance in one transaction with their views. With `known_at`,
+        events recorded after that instant are passed over (replay). Returns how many
+        events were read (0 when caught up).
         """
-        projection = self.instance(generation)
-        rows = envelopes.read(self.bank.recorder, generation.position, self.batch_size, stop)
+        after = min(g.position for g in generations)
+        rows = envelopes.read(self.bank.recorder, after, self.batch_size, stop)
         if not rows:
             return 0
         to = rows[-1].position
         batch = rows if known_at is None else [e for e in rows if e.recorded_at <= known_at]
+        projections = [self.instance(g) for g in generations]
         try:
-            projection.apply(batch)
+            for generation, projection in zip(generations, projections, strict=True):
+                if generation.position < to:
+                    projection.apply([e for e in batch if e.position > generation.position])
             with self.db.transaction():
-                projection.flush()
-                if not self.registry.advance(generation, to, projection.rulebook_version):
-                    raise TrackingConflict(f"{generation.name} moved past {generation.position}")
+                for generation, projection in zip(generations, projections, strict=True):
+                    if generation.position >= to:
+                        continue
+                    projection.flush()
+                    if not self.registry.advance(generation, to, projection.rulebook_version):
+                        raise TrackingConflict(f"{generation.name} moved past "
+                                               f"{generation.position}")
         except BaseException:
-            projection.forget()
+            for projection in projections:
+                projection.forget()
             raise
-        generation.position = to
+        for generation in generations:
+            generation.position = max(generation.position, to)
         return len(rows)
 
-    def catch_up(self, generation: Generation, *, stop: int | None = None,
+    def catch_up(self, generation: Generation | list[Generation], *, stop: int | None = None,
                  progress: Progress | None = None, known_at: datetime | None = None) -> int:
+        group = generation if isinstance(generation, list) else [generation]
         target = self.bank.max_position() if stop is None else stop
         done = 0
-        while generation.position < target:
+        while min(g.position for g in group) < target:
             try:
-                read = self.step(generation, stop=target, known_at=known_at)
+                read = self.step(group, stop=target, known_at=known_at)
             except TrackingConflict:
-                fresh = self.registry.get(generation.name, generation.generation)
-                if fresh is None:
-                    return done
-                generation.position = fresh.position
+                for g in group:
+                    fresh = self.registry.get(g.name, g.generation)
+                    if fresh is not None:
+                        g.position = fresh.position
                 continue
             if read == 0:
                 break
             done += read
             if progress is not None:
-                progress(generation.position, target)
+                progress(min(g.position for g in group), target)
         return done
 
     def catch_up_all(self, progress: Progress | None = None) -> None:
         with self.lock:
-            for generation in self.ensure():
-                self.catch_up(generation, progress=progress)
+            self.catch_up(self.ensure(), progress=progress)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Read-your-writes: process until every active projection has seen `position`."""
@@ -159,8 +170,7 @@ class Projector:
                 generations = self.ensure()
                 if all(g.position >= position for g in generations):
                     return True
-                for generation in generations:
-                    self.catch_up(generation, stop=position)
+                self.catch_up(generations, stop=position)
             if time.monotonic() >= deadline:
                 return all(g.position >= position for g in self.ensure())
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from application.transcoding import decode_state
 from projections.audit import AuditProjection
 
 COLUMNS = ("position", "recorded_at", "effective_on", "type", "actor", "reason",
@@ -34,8 +33,13 @@ def timeline(audit: AuditProjection, subject: str, *, known_at: datetime | None 
     events = []
     for row in rows[:limit]:
         event = dict(zip(COLUMNS, row, strict=True))
-        event["data"] = orjson.loads(event["data"])
+        event["data"] = _public(decode_state(bytes(event["data"])))
         events.append(event)
     more = len(rows) > limit
     return {"subject": subject, "events": events,
             "next_after": events[-1]["position"] if more and events else None}
+
+
+def _public(state: dict[str, Any]) -> dict[str, Any]:
+    """The event's own fields (the library's bookkeeping left out)."""
+    return {k: v for k, v in state.items() if k not in ("timestamp", "originator_topic")}
