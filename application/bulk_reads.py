@@ -36,7 +36,8 @@ def _query(recorder: Any, template: str, ids: Sequence[UUID]) -> list[Any]:
         params = [i.hex for i in ids]
     with datastore.transaction(commit=False) as cursor:
         cursor.execute(statement, params)
-        return list(cursor.fetchall())
+        # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
+        return [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
 
 
 def _uuid(value: Any) -> UUID:

@@ -97,7 +97,8 @@ def read(recorder: Any, after: int, limit: int, stop: int | None = None) -> list
     params.append(limit)
     with datastore.transaction(commit=False) as cursor:
         cursor.execute(statement, params)
-        rows = cursor.fetchall()
+        # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
+        rows = [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
     return [envelope(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
 

@@ -30,7 +30,11 @@ from projections.integrity import verify
 from projections.rebuild import rebuild as run_rebuild
 from projections.replay import audit_projection, book_reader
 from projections.reports import attribution as attribution_reports
+from projections.reports import scorecard as scorecard_reports
+from projections.reports import targets as target_reports
 from projections.reports import tiers as tier_reports
+from projections.reports import vip as vip_reports
+from projections.reports import visits as visit_reports
 from projections.runner import NAMES, Projector
 from projections.timelines import timeline
 
@@ -43,6 +47,8 @@ app.add_typer(audit_app, name="audit")
 From = Annotated[str, typer.Option("--from", help="First business date YYYY-MM-DD.")]
 To = Annotated[str, typer.Option("--to", help="Last business date YYYY-MM-DD (inclusive).")]
 Branch = Annotated[str | None, typer.Option(help="Branch code (default: every branch).")]
+PeriodOpt = Annotated[str, typer.Option(
+    "--period", help="2026-03 (month), 2026-Q1 (quarter), 2026-H1 (half-year) or 2026 (year).")]
 
 
 @contextmanager
@@ -193,8 +199,8 @@ def report_tier(staff_no: str, as_of: AsOf = None, known_at: KnownAt = None,
     with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
         data = tier_reports.manager_tier(reader, staff_no, _date(as_of, "--as-of", _today(p.bank)))
         history = tier_reports.tier_history(reader, staff_no)
-    if data is None:
-        raise NotFound(f"manager {staff_no} not found", field="staff_no")
+        if data is None:  # inside service(), which renders refusals without a traceback
+            raise NotFound(f"manager {staff_no} not found", field="staff_no")
     if as_json:
         render.print_json({**data, "history": history})
         return
@@ -221,8 +227,9 @@ def report_attribution(
             data = attribution_reports.customer_attribution(reader, customer, first, last)
         else:
             data = attribution_reports.manager_attribution(reader, manager or "", first, last)
-    if data is None:
-        raise NotFound("not found", field="customer" if customer else "manager")
+        if data is None:  # inside service(), which renders refusals without a traceback
+            raise NotFound(f"{'customer' if customer else 'manager'} {customer or manager} "
+                           "not found", field="customer" if customer else "manager")
     if as_json:
         render.print_json(data)
         return
@@ -236,6 +243,141 @@ def report_attribution(
         render.rows("customers", ["customer_no", "daily average", "balance-days"],
                     [[r["customer_no"], r["daily_average"], r["balance_days"]]
                      for r in data["customers"]])
+
+
+@report_app.command("visits")
+def report_visits(period: PeriodOpt, branch: Branch = None, known_at: KnownAt = None,
+                  as_json: AsJson = False) -> None:
+    """Visit compliance per manager for a period [S0 §14, S4 §11(2)].
+
+    A customer is due once per cadence period (monthly, quarterly, half-yearly, by the rulebook
+    in force) lying inside --period; a unit is compliant when the custodian on its last day
+    visited in it. Overdue customers are judged as of the period's end or today, whichever is
+    earlier. Customers of a departed manager are flagged as needing reassignment.
+    """
+    with projector() as p:
+        visit_reports.reporting_period(period, _today(p.bank))  # refuse a bad period early
+        with book_reader(p, parse_instant(known_at)) as reader:
+            data = visit_reports.visit_compliance(reader, branch, period, _today(p.bank))
+    if as_json:
+        render.print_json(data)
+        return
+    rows = data["managers"]
+    render.rows(f"visit compliance {data['period']} ({data['branch'] or 'all branches'}; "
+                f"rulebook {', '.join(data['rulebook_versions'])})",
+                ["staff_no", "name", "due", "compliant", "rate", "overdue", "needs reassignment"],
+                [[r["staff_no"], r["name"], r["due"], r["compliant"], r["rate"],
+                  len(r["overdue"]), len(r["needs_reassignment"])] for r in rows])
+    render.rows(f"overdue customers as of {data['overdue_as_of']}",
+                ["staff_no", "customer_no", "cadence", "missed", "last visit",
+                 "needs reassignment"],
+                [[r["staff_no"], o["customer_no"], o["cadence"], o["missed"], o["last_visit"],
+                  o["needs_reassignment"]] for r in rows for o in r["overdue"]])
+    render.rows("needs reassignment (custodian departed)", ["staff_no", "customer_no"],
+                [[r["staff_no"], no] for r in rows for no in r["needs_reassignment"]])
+    render.key_values("total", [("due", data["due"]), ("compliant", data["compliant"]),
+                                ("rate", data["rate"])])
+
+
+def _status(figures: dict[str, Any]) -> str:
+    """A period still running that has not met its target is "open", not "missed"."""
+    return "met" if figures["met"] else "missed" if figures["missed"] else "open"
+
+
+@report_app.command("targets")
+def report_targets(
+    branch: Annotated[str, typer.Option(help="Branch code.")],
+    start: From, end: To, known_at: KnownAt = None, as_json: AsJson = False,
+) -> None:
+    """A branch's account-opening targets [S0 §13(二)(2)] per ISO week and month.
+
+    Counts the corporate settlement accounts opened (target 1 a week, 4 a month) and the basic
+    accounts opened (2 a month), every week and month overlapping --from … --to taken whole.
+    A period still running is "open": not yet met is not yet missed.
+    """
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if first is None or last is None or last < first:
+        _fail("--from and --to are required, with --from ≤ --to", 2)
+        return
+    with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
+        data = target_reports.branch_targets(reader, branch, first, last, _today(p.bank))
+        if data is None:
+            raise NotFound(f"branch {branch} not found", field="branch")
+    if as_json:
+        render.print_json(data)
+        return
+    render.rows(f"branch {branch}: new corporate settlement accounts per ISO week",
+                ["week", "from", "to", "opened", "target", "status", "rulebook"],
+                [[w["key"], w["from"], w["to"], w["settlement"]["count"],
+                  w["settlement"]["target"], _status(w["settlement"]),
+                  w["rulebook_version"]] for w in data["weeks"]])
+    render.rows(f"branch {branch}: per month",
+                ["month", "opened", "target", "status", "basic opened", "basic target",
+                 "basic status", "rulebook"],
+                [[m["key"], m["settlement"]["count"], m["settlement"]["target"],
+                  _status(m["settlement"]), m["basic"]["count"],
+                  m["basic"]["target"], _status(m["basic"]),
+                  m["rulebook_version"]] for m in data["months"]])
+
+
+@report_app.command("vip")
+def report_vip(branch: Branch = None, as_of: AsOf = None, known_at: KnownAt = None,
+               as_json: AsJson = False) -> None:
+    """VIP individual customers on a date [S2 §6–8], with their level and the criterion met.
+
+    head_office when any of: mean monthly daily-average deposit over the last 12 complete
+    months, loan balance with no repayment default in 12 months, or 12 months' card spending
+    reaches the head-office threshold; else branch by the branch's own thresholds.
+    """
+    with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
+        data = vip_reports.vip_customers(reader, branch,
+                                         _date(as_of, "--as-of", _today(p.bank)))
+    if as_json:
+        render.print_json(data)
+        return
+    render.rows(f"VIP customers as of {data['as_of']} (rulebook {data['rulebook_version']})",
+                ["customer_no", "name", "branch", "level", "criterion", "avg monthly deposit",
+                 "loan balance", "card spending 12m", "custodian"],
+                [[r["customer_no"], r["name"], r["branch"], r["level"], r["criterion"],
+                  r["avg_monthly_deposit"], r["loan_balance"], r["card_spending_12m"],
+                  r["custodian"]] for r in data["customers"]])
+    render.key_values("counts", list(data["counts"].items()))
+
+
+@report_app.command("scorecard")
+def report_scorecard(staff_no: Annotated[str, typer.Argument(help="staff_no")],
+                     period: PeriodOpt, known_at: KnownAt = None,
+                     as_json: AsJson = False) -> None:
+    """One manager's scorecard for a period [S0 §16].
+
+    Business expansion (new accounts, new basic accounts, new USD settlement accounts);
+    customer maintenance (dormant→normal, normal→dormant, closures and closure rate,
+    attributed new deposits against the previous period, new payroll and e-banking signings);
+    work quality (visit compliance). Only what happened while the customer was in the
+    manager's custody counts.
+    """
+    with projector() as p:
+        visit_reports.reporting_period(period, _today(p.bank))  # refuse a bad period early
+        with book_reader(p, parse_instant(known_at)) as reader:
+            data = scorecard_reports.scorecard(reader, staff_no, period, _today(p.bank))
+    if as_json:
+        render.print_json(data)
+        return
+    render.key_values(f"scorecard of {staff_no} for {data['period']}",
+                      [(k, data[k]) for k in ("name", "branch", "role", "departed_on", "from",
+                                              "to", "measured_to", "rulebook_version")])
+    render.key_values("business expansion",
+                      [(k, v) for k, v in data["business_expansion"].items()
+                       if not isinstance(v, list)])
+    render.key_values("customer maintenance",
+                      [(k, v) for k, v in data["customer_maintenance"].items()
+                       if not isinstance(v, list)])
+    quality = data["work_quality"]
+    render.key_values("work quality",
+                      [(k, quality[k]) for k in ("visits_due", "visits_compliant",
+                                                 "visit_compliance_rate")]
+                      + [("overdue customers", len(quality["overdue"])),
+                         ("needs reassignment", len(quality["needs_reassignment"]))])
 
 
 # ---- audit --------------------------------------------------------------------------

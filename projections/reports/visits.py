@@ -28,7 +28,7 @@ Definitions (where the rule module leaves a choice to the report):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -49,7 +49,6 @@ from domain.values import Role
 from projections.reader import BookReader
 
 Doc = dict[str, Any]
-_DAY = timedelta(days=1)
 _ALL_TIME = date(1, 1, 1)
 
 
