@@ -38,6 +38,22 @@ _DECODERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _decode_top(state: Any) -> Any:
+    """Fast path for event states: a flat dict whose values may be tagged scalars."""
+    if type(state) is not dict:
+        return _decode(state)
+    for key, value in state.items():
+        if type(value) is dict:
+            tag = value.get("_type_")
+            if tag is not None and len(value) == 2:
+                state[key] = _DECODERS[tag](value["_data_"])
+            else:
+                state[key] = _decode(value)
+        elif type(value) is list:
+            state[key] = _decode(value)
+    return state
+
+
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         tag = value.get("_type_")
@@ -54,9 +70,9 @@ class OrjsonTranscoder(Transcoder):
         return orjson.dumps(obj, default=_encode, option=_OPTIONS)
 
     def decode(self, data: bytes) -> Any:
-        return _decode(orjson.loads(data))
+        return _decode_top(orjson.loads(data))
 
 
 def decode_state(data: bytes) -> Any:
     """Decode one stored event's state (used by projections reading rows directly)."""
-    return _decode(orjson.loads(data))
+    return _decode_top(orjson.loads(data))

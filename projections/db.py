@@ -8,6 +8,7 @@ SQL is written once with `?` placeholders and adapted for psycopg.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,15 +22,22 @@ class ViewDatabase:
         self.backend = settings.backend
         env = settings.eventsourcing_env()
         self._env = env
-        self._conn: Any = None
+        # One connection per thread: API handlers run in a thread pool, and neither
+        # sqlite3 nor psycopg connections may be used by two threads at once.
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._all_lock = threading.Lock()
         self.schema = env.get("POSTGRES_SCHEMA") or "public"
 
     # ---- connection ----------------------------------------------------------
 
     def connection(self) -> Any:
-        if self._conn is None or getattr(self._conn, "closed", False):
-            self._conn = self._connect()
-        return self._conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(conn, "closed", False):
+            conn = self._local.conn = self._connect()
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
 
     def _connect(self) -> Any:
         env = self._env
@@ -51,9 +59,11 @@ class ViewDatabase:
         return pg
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
     def _sql(self, statement: str) -> str:
         return statement if self.backend == "sqlite" else statement.replace("?", "%s")
