@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any, TypeVar
 from uuid import UUID
@@ -38,6 +38,7 @@ from domain.account_number import AccountNumber
 from domain.assignment import Assignment
 from domain.custody_rules import counts_toward_cap
 from domain.customer import BalanceOutcome, Customer
+from domain.dating import not_before
 from domain.errors import (
     AlreadyAssigned,
     AlreadyExists,
@@ -126,6 +127,11 @@ class BookOfBusiness(Application[UUID]):
         # aggregate against runtime Protocols, which costs more than the insert on big feeds.
         events = [event for aggregate in aggregates if aggregate is not None
                   for event in aggregate.collect_events()]
+        # Recorded time (DOMAIN §1) is when the store takes the facts, not when they were
+        # prepared in memory (a big feed is validated for seconds first): stamp them now.
+        stored_at = datetime.now(UTC)
+        for event in events:
+            object.__setattr__(event, "timestamp", stored_at)
         try:
             recordings = self.events.put(events)
         except (IntegrityError, RecordConflictError) as e:
@@ -201,18 +207,30 @@ class BookOfBusiness(Application[UUID]):
 
     def close_account(self, cmd: c.CloseAccount) -> Receipt:
         customer = self.customer(cmd.customer_no)
+        closing_on = customer.closing_date(cmd.account_no, cmd.on)
+        if closing_on is not None:
+            self._closure_after_custody(cmd.customer_no, closing_on)
         closed = customer.close_account(account_no=cmd.account_no, on=cmd.on,
                                         today=self.today(), actor=cmd.actor, reason=cmd.reason)
         changed: list[Aggregate] = [customer]
         if closed:
-            changed += self._end_custody(customer, cmd.on, cmd.actor, "customer closed")
+            assert customer.closed_on is not None
+            changed += self._end_custody(customer, customer.closed_on, cmd.actor,
+                                         "customer closed")
         return Receipt(self._commit(*changed), {"customer_closed": closed})
 
     def close_customer(self, cmd: c.CloseCustomer) -> Receipt:
         customer = self.customer(cmd.customer_no)
+        self._closure_after_custody(cmd.customer_no, cmd.on)
         customer.close(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
         changed = [customer, *self._end_custody(customer, cmd.on, cmd.actor, cmd.reason)]
         return Receipt(self._commit(*changed))
+
+    def _closure_after_custody(self, customer_no: str, on: date) -> None:
+        """A customer cannot leave a book before it entered it (custody ends at closure)."""
+        assignment = self.assignment(customer_no)
+        if assignment is not None and assignment.ended_on is None:
+            not_before(on, assignment.terms[-1].effective_on, "the current custody began")
 
     def _end_custody(self, customer: Customer, on: date, actor: str,
                      reason: str | None) -> list[Aggregate]:

@@ -258,6 +258,9 @@ class Customer(Aggregate):
     def open_account(self, *, account_no: str, type: AccountType, currency: str, on: date,
                      today: date, actor: str, reason: str | None = None) -> None:
         self._check_dated(on, today, "opened_on")
+        if self.closed_on is not None:
+            raise CustomerClosed(f"customer {self.customer_no} was closed on {self.closed_on}",
+                                 field="opened_on")
         if account_no in self.accounts:
             raise AlreadyExists(f"account {account_no} already exists", field="account_no")
         if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
@@ -281,13 +284,22 @@ class Customer(Aggregate):
             raise AccountClosed(f"account {account_no} was closed on {account.closed_on}",
                                 field="account_no")
         not_before(on, account.opened_on, "the account was opened")
+        closing_on = self.closing_date(account_no, on)
         self.trigger_event(self.AccountClosed, account_no=account_no, on=on, actor=actor,
                            reason=reason)
-        if all(a.closed_on is not None for a in self.accounts.values()):
-            self.trigger_event(self.Closed, on=on, actor=actor,
+        if closing_on is not None:
+            self.trigger_event(self.Closed, on=closing_on, actor=actor,
                                reason=reason or "all accounts closed")
             return True
         return False
+
+    def closing_date(self, account_no: str, on: date) -> date | None:
+        """If closing `account_no` on `on` closes the customer, the date it closes: the day
+        its last open account closed, whatever order the closures are recorded in."""
+        others = [a for a in self.accounts.values() if a.account_no != account_no]
+        if self.closed_on is not None or any(a.closed_on is None for a in others):
+            return None
+        return max([on, *(a.closed_on for a in others if a.closed_on is not None)])
 
     def close(self, *, on: date, today: date, actor: str, reason: str | None = None) -> None:
         self._check_dated(on, today)

@@ -127,6 +127,8 @@ class Manager(Aggregate):
     def depart(self, *, on: date, today: date, actor: str, reason: str | None = None) -> None:
         """Recorded even while customers remain; they then need a full transfer [DOMAIN §3]."""
         self._check_serving(on, today)
+        if self.book:
+            not_before(on, max(e.since for e in self.book), "the manager last took custody")
         self.trigger_event(self.Departed, on=on, actor=actor, reason=reason)
 
     def take_custody(self, *, customer_no: str, segment: Segment, on: date, actor: str,

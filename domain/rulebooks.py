@@ -13,8 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
-from domain.dating import not_before
-from domain.errors import AlreadyExists, InvalidInput
+from domain.errors import AlreadyExists, DateOutOfRange, InvalidInput
 from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
 
 
@@ -55,9 +54,10 @@ class RulebookRegistry(Aggregate):
         ):
             raise AlreadyExists(f"rulebook version {rulebook.version} is already published",
                                 field="version")
-        if builtin is not None:
-            not_before(rulebook.effective_from, builtin.effective_from,
-                       "the built-in rulebook takes effect", "effective_from")
+        if builtin is not None and rulebook.effective_from <= builtin.effective_from:
+            raise DateOutOfRange(f"effective_from must be after {builtin.effective_from}, when the "
+                               f"built-in rulebook {builtin.version} takes effect",
+                               field="effective_from")
         if any(parse_rulebook(d).effective_from == rulebook.effective_from
                for d in self.documents.values()):
             raise InvalidInput(f"another version already takes effect on "

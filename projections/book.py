@@ -232,7 +232,8 @@ class BookProjection(Projection):
             (customer_no, day, s["deposit_fen"], s["loan_fen"])))
         doc = self.customer(customer_no)
         for term in doc["chain"]:
-            if term["mode"] == "handover" and term["base_start"] <= day <= term["base_end"]:
+            # Any balance up to the window's end can move the base: it is carried forward.
+            if term["mode"] == "handover" and day <= term["base_end"]:
                 self.bases_dirty.add(customer_no)
                 break
 

@@ -79,8 +79,23 @@ def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -
     return Envelope(position, stream_key(stream), version, topic, state, raw, _kind(topic))
 
 
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    position: int
+    originator_id: Any
+    version: int
+    topic: str
+    raw: bytes
+
+
 def read(recorder: Any, after: int, limit: int, stop: int | None = None) -> list[Envelope]:
     """The next `limit` events after position `after` (up to `stop`), decoded."""
+    return [envelope(r.position, r.originator_id, r.version, r.topic, r.raw)
+            for r in read_raw(recorder, after, limit, stop)]
+
+
+def read_raw(recorder: Any, after: int, limit: int, stop: int | None = None) -> list[RawRow]:
+    """The next `limit` stored rows after position `after` (up to `stop`), undecoded."""
     table = recorder.events_table_name
     datastore = recorder.datastore
     if hasattr(datastore, "schema"):  # PostgreSQL
@@ -99,7 +114,7 @@ def read(recorder: Any, after: int, limit: int, stop: int | None = None) -> list
         cursor.execute(statement, params)
         # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
         rows = [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
-    return [envelope(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [RawRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
 
 def stream(recorder: Any, after: int = 0, batch: int = 2000,
