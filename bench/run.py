@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from application import commands as c
-from application.demo import _handlers
+from application.demo import command_handlers
 from application.service import BookOfBusiness
 from application.settings import Settings
 from application.synthetic_bank import FeedBalance, generate, scale_of
@@ -59,7 +59,7 @@ def _csv(rows: list[FeedBalance]) -> bytes:
 def ingest(settings: Settings, scale: str, seed: int, say: Say) -> dict[str, Any]:
     """Set the bank up (untimed), then time the nightly feed, one file per business day."""
     bank = BookOfBusiness(settings)
-    handlers = _handlers(bank)
+    handlers = command_handlers(bank)
     feed: dict[date, list[FeedBalance]] = defaultdict(list)
     say("setting up managers and customers (untimed)")
     for operation in generate(scale_of(scale), seed):
