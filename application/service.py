@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from application import commands as c
 from application.balance_import import (
+    CHUNK_EVENTS,
     BalanceRow,
     ImportReport,
     InvalidRow,
@@ -435,7 +436,8 @@ class BookOfBusiness(Application[UUID]):
                 self._forget_feed_customers(changed)
                 return report
             try:
-                return write_feed(report, changed, self._commit, progress)
+                return write_feed(report, changed, self._commit, progress,
+                                  CHUNK_EVENTS[self.settings.backend])
             except BaseException:
                 self._forget_feed_customers(changed)
                 raise

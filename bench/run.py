@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from application import commands as c
+from application.balance_import import CHUNK_EVENTS
 from application.demo import command_handlers
 from application.service import BookOfBusiness
 from application.settings import Settings
@@ -87,7 +88,8 @@ def ingest(settings: Settings, scale: str, seed: int, say: Say) -> dict[str, Any
     raw = baselines.raw_insert(settings, events)
     say("baseline: plain eventsourcing Application")
     with fresh_store(settings.backend) as other:
-        library = baselines.library_default(other, rows)
+        # Same transaction size as our import uses on this backend (see CHUNK_EVENTS).
+        library = baselines.library_default(other, rows, batch=CHUNK_EVENTS[settings.backend])
     rate = events / elapsed
     return {
         "rows": len(rows), "files": len(files), "events": events, "seconds": round(elapsed, 2),

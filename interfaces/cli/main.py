@@ -273,4 +273,8 @@ def main() -> None:  # pragma: no cover
 
 
 # The read side's commands live in their own module; importing it registers them.
-from interfaces.cli import read_side  # noqa: E402,F401
+from interfaces.cli import (  # noqa: E402,F401
+    principals,
+    read_side,
+    serve,
+)
