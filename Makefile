@@ -14,19 +14,19 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## run: load the small demo bank into the embedded SQLite store (once) and show it
+## run: load the small demo bank into the embedded SQLite store (once) and serve the HTTP API
 run: $(STAMP)
 	@mkdir -p var
 	@$(BIN)/rmbook demo --scale small --seed 42 --if-empty
-	@$(BIN)/rmbook summary
+	@$(BIN)/rmbook auth init --path var/rmbook-auth.toml
 	@echo
-	@echo "Try:  $(BIN)/rmbook customer show C000001"
-	@echo "      $(BIN)/rmbook manager show M0001 --as-of 2025-06-30"
-	@echo "      (store: $(RMBOOK_DATABASE_URL))"
+	@echo "==> rmbook API at http://127.0.0.1:8000/docs  (Authorize with a token above)"
+	@echo "    store: $(RMBOOK_DATABASE_URL); CLI: $(BIN)/rmbook --help; Ctrl-C stops"
+	@RMBOOK_AUTH_FILE=var/rmbook-auth.toml $(BIN)/rmbook serve --host 127.0.0.1 --port 8000
 
 ## test: lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)
 test: $(STAMP) lint typecheck
-	@$(BIN)/python -m pytest -q -p no:cacheprovider
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

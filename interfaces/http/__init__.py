@@ -1,0 +1,1 @@
+"""The HTTP API of API.md: thin FastAPI routes over the application and the read side."""

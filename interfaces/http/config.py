@@ -1,0 +1,77 @@
+"""Settings of the HTTP layer, in one place (the store's own settings are application.Settings).
+
+Read from the environment once, at start-up:
+
+| variable | meaning | default |
+|---|---|---|
+| `RMBOOK_AUTH_FILE` | TOML file of principals (API.md, Auth) | required |
+| `RMBOOK_PROJECT_IN_PROCESS` | `1`: project in this process; `0`: leave it to workers | SQLite 1, PG 0 |
+| `RMBOOK_MIN_POSITION_TIMEOUT` | seconds a read waits for `min_position`, then 503 | `5` |
+| `RMBOOK_READY_MAX_LAG` | events projections may trail the store and still be ready | `0` |
+| `RMBOOK_HTTP_THREADS` | threads running requests (each may hold a store and a view connection) | `16` |
+| `RMBOOK_MAX_BODY_BYTES` | request body limit, except the balance feed | 1 MiB |
+| `RMBOOK_MAX_IMPORT_BYTES` | request body limit of `POST /v1/balances/import` | 10 MiB |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class HttpSettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    auth_file: Path | None = None
+    # None: decided by the backend (see `projects_in_process`).
+    project_in_process: bool | None = None
+    min_position_timeout: float = 5.0
+    ready_max_lag: int = 0
+    # Requests run in a thread pool; each thread may hold a view connection and take one
+    # from the store's pool, so this bounds the connections a process opens.
+    threads: int = 16
+    max_body_bytes: int = MIB
+    max_import_bytes: int = 10 * MIB
+    projection_poll: float = 0.2
+    # How long a repeat waits for the first request with the same Idempotency-Key to finish.
+    idempotency_wait: float = 5.0
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None) -> HttpSettings:
+        env = os.environ if environ is None else environ
+        in_process = env.get("RMBOOK_PROJECT_IN_PROCESS")
+        try:
+            return HttpSettings(
+                auth_file=Path(env["RMBOOK_AUTH_FILE"]) if env.get("RMBOOK_AUTH_FILE") else None,
+                project_in_process=None if in_process in (None, "") else _flag(in_process),
+                min_position_timeout=float(env.get("RMBOOK_MIN_POSITION_TIMEOUT", "5")),
+                ready_max_lag=int(env.get("RMBOOK_READY_MAX_LAG", "0")),
+                threads=int(env.get("RMBOOK_HTTP_THREADS", "16")),
+                max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
+                max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
+            )
+        except ValueError as e:
+            raise HttpSettingsError(f"bad RMBOOK_* HTTP setting: {e}") from e
+
+    def projects_in_process(self, backend: str) -> bool:
+        """SQLite has one writer and no LISTEN/NOTIFY: the server projects itself. On
+        PostgreSQL the production shape is separate `rmbook project --follow` workers."""
+        if self.project_in_process is not None:
+            return self.project_in_process
+        return backend == "sqlite"
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"RMBOOK_PROJECT_IN_PROCESS must be 1 or 0, got {text!r}")

@@ -1,0 +1,126 @@
+"""Dependencies and parameter types shared by the routes (the `Annotated` aliases)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request, Response
+
+from application.service import BookOfBusiness, Receipt
+from interfaces.http.auth import Caller, Permission, Reader
+from interfaces.http.consistency import wait_for_projections, wait_for_store
+from interfaces.http.errors import ProblemError
+from interfaces.http.models import (
+    IDENTIFIER_PATTERN,
+    MAX_POSITION,
+    Instant,
+    IsoDate,
+)
+from interfaces.http.runtime import Runtime
+from projections.runner import Projector
+
+MAX_RANGE_DAYS = 3700  # about ten years: a report range, not a denial of service
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_bank(request: Request) -> BookOfBusiness:
+    return get_runtime(request).bank
+
+
+def get_projector(request: Request) -> Projector:
+    return get_runtime(request).projector
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Bank = Annotated[BookOfBusiness, Depends(get_bank)]
+ReadSide = Annotated[Projector, Depends(get_projector)]
+
+CustomerNo = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="customer_no",
+                                 examples=["C000001"])]
+StaffNoPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="staff_no",
+                                  examples=["M0001"])]
+AccountNo = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["601000000001"])]
+BranchCode = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, examples=["B01"])]
+BranchQuery = Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN, description=(
+    "Branch code. Omitted: every branch the principal sees (a principal of several but not "
+    "all branches must name one)."))]
+AsOfQuery = Annotated[IsoDate | None, Query(description="Business date (default today).")]
+FromQuery = Annotated[IsoDate, Query(alias="from", description="First business date.")]
+ToQuery = Annotated[IsoDate, Query(description="Last business date (inclusive).")]
+
+
+# ---- time travel -------------------------------------------------------------------------
+
+
+def known_at(principal: Caller, known_at: Annotated[Instant | None, Query(description=(
+        "Recorded instant (ISO 8601, UTC when no offset): what the store knew then. "
+        "Auditors and admins only; on reports it replays the projection."))] = None
+             ) -> datetime | None:
+    if known_at is not None and not principal.may(Permission.AUDIT):
+        raise ProblemError("forbidden", "time travel by recorded time (known_at) is for "
+                           "auditors", errors=[{"field": "known_at", "message": "auditors only"}])
+    return known_at
+
+
+KnownAt = Annotated[datetime | None, Depends(known_at)]
+
+
+def on_date(bank: BookOfBusiness, as_of: date | None) -> date:
+    """`as_of` defaults to the bank's business today."""
+    return as_of or bank.today()
+
+
+def date_range(start: date, end: date) -> None:
+    if end < start:
+        raise ProblemError("validation_error", f"to ({end}) is before from ({start})",
+                           errors=[{"field": "to", "message": "must not be before from"}])
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise ProblemError("validation_error", f"the range is limited to {MAX_RANGE_DAYS} days",
+                           errors=[{"field": "to", "message": f"at most {MAX_RANGE_DAYS} days "
+                                    "after from"}])
+
+
+# ---- read-your-writes --------------------------------------------------------------------
+
+MinPositionQuery = Annotated[int | None, Query(
+    ge=0, le=MAX_POSITION, description="Wait until this event position (an X-Event-Position) "
+    "is visible; 503 projection_lagging if it is not in time.")]
+
+
+# Both depend on `Reader` so that a caller without a token or without a reading role is
+# answered 401/403 at once, never after waiting (router dependencies are solved first).
+
+
+def projection_read(_reader: Reader, runtime: RuntimeDep,
+                    min_position: MinPositionQuery = None) -> None:
+    if min_position is not None:
+        wait_for_projections(runtime, min_position)
+
+
+def state_read(_reader: Reader, runtime: RuntimeDep, min_position: MinPositionQuery = None
+               ) -> None:
+    if min_position is not None:
+        wait_for_store(runtime, min_position)
+
+
+ProjectionRead = Depends(projection_read)
+StateRead = Depends(state_read)
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+def written(response: Response, bank: BookOfBusiness, receipt: Receipt) -> dict[str, Any]:
+    """X-Event-Position of a write; a write that changed nothing answers the current head."""
+    position = receipt.position if receipt.position is not None else bank.max_position()
+    response.headers["X-Event-Position"] = str(position)
+    return receipt.result
+
+
+def position_header(response: Response, position: int) -> None:
+    response.headers["X-Event-Position"] = str(position)
