@@ -44,7 +44,7 @@ Ratio = Annotated[
     StringConstraints(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$"),
     Field(description="a decimal in [0, 1] with at most four decimals", examples=["0.60"]),
 ]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$")]
 Reason = Annotated[str | None, Field(default=None, max_length=500)]
 
 

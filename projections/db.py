@@ -26,6 +26,7 @@ class ViewDatabase:
         # sqlite3 nor psycopg connections may be used by two threads at once.
         self._local = threading.local()
         self._all: list[Any] = []
+        self._owners: dict[threading.Thread, Any] = {}
         self._all_lock = threading.Lock()
         self.schema = env.get("POSTGRES_SCHEMA") or "public"
 
@@ -37,6 +38,14 @@ class ViewDatabase:
             conn = self._local.conn = self._connect()
             with self._all_lock:
                 self._all.append(conn)
+                self._owners[threading.current_thread()] = conn
+                # Thread pools retire idle threads; close what finished threads left open,
+                # or a long-running server leaks a connection per retired thread.
+                for gone in [t for t in self._owners if not t.is_alive()]:
+                    stale = self._owners.pop(gone)
+                    if stale in self._all:
+                        self._all.remove(stale)
+                    stale.close()
         return conn
 
     def _connect(self) -> Any:
@@ -63,6 +72,7 @@ class ViewDatabase:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._owners.clear()
         self._local = threading.local()
 
     def _sql(self, statement: str) -> str:

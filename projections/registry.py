@@ -81,6 +81,12 @@ class Registry:
              generation.position))
         return bool(cursor.rowcount == 1)
 
+    def lock(self) -> None:
+        """Serialise registry changes across processes (inside a transaction)."""
+        if self.db.backend == "postgres":
+            self.db.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        # SQLite: the transaction is BEGIN IMMEDIATE, which already excludes other writers.
+
     def set_status(self, name: str, generation: int, status: str) -> None:
         self.db.execute(f"UPDATE {TABLE} SET status=?, updated_at=? WHERE name=? AND generation=?",
                         (status, _now(), name, generation))

@@ -51,8 +51,12 @@ class Status:
 class Projector:
     """The read side of one process: its view connection, registry and projections."""
 
-    def __init__(self, bank: BookOfBusiness, batch_size: int = 2000) -> None:
+    def __init__(self, bank: BookOfBusiness, batch_size: int = 2000,
+                 projecting: bool = True) -> None:
+        """`projecting=False`: this process only reads views that `rmbook project` workers
+        keep up to date (API processes on PostgreSQL), so reads never catch up themselves."""
         self.bank = bank
+        self.projecting = projecting
         self.batch_size = batch_size
         self.db = ViewDatabase(bank.settings)
         self.registry = Registry(self.db)
@@ -85,15 +89,27 @@ class Projector:
         for name in names:
             active = self.registry.active(name)
             if active is None:
-                created = self.registry.create(name, "building",
-                                               adopt_until=self.bank.max_position())
-                self.instance(created).create_tables()
-                with self.db.transaction():
-                    self.registry.switch(name, created.generation)
-                active = self.registry.active(name)
-                assert active is not None
+                active = self._create_first(name)
             generations.append(active)
         return generations
+
+    def _create_first(self, name: str) -> Generation:
+        """The first generation of a projection, created once even when several processes
+        start together: the check and the switch happen under the registry's lock."""
+        created = self.registry.create(name, "building", adopt_until=self.bank.max_position())
+        self.instance(created).create_tables()
+        with self.db.transaction():
+            self.registry.lock()
+            if self.registry.active(name) is None:
+                self.registry.switch(name, created.generation)
+                winner = None
+            else:
+                winner = created
+        if winner is not None:  # another process got there first: ours is not needed
+            self.drop(winner)
+        active = self.registry.active(name)
+        assert active is not None
+        return active
 
     def drop(self, generation: Generation) -> None:
         self.instance(generation).drop_tables()
@@ -159,6 +175,8 @@ class Projector:
         return done
 
     def catch_up_all(self, progress: Progress | None = None) -> None:
+        if not self.projecting:
+            return
         with self.lock:
             self.catch_up(self.ensure(), progress=progress)
 
@@ -173,6 +191,7 @@ class Projector:
                 self.catch_up(generations, stop=position)
             if time.monotonic() >= deadline:
                 return all(g.position >= position for g in self.ensure())
+            time.sleep(0.02)  # the position may not be stored yet: don't spin
 
     # ---- status --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Read from the environment once, at start-up:
 |---|---|---|
 | `RMBOOK_AUTH_FILE` | TOML file of principals (API.md, Auth) | required |
 | `RMBOOK_PROJECT_IN_PROCESS` | `1`: project in this process; `0`: leave it to workers | SQLite 1, PG 0 |
+| `RMBOOK_READS_CATCH_UP` | `1`: a lagging read catches projections up itself; `0`: workers only | `1` |
 | `RMBOOK_MIN_POSITION_TIMEOUT` | seconds a read waits for `min_position`, then 503 | `5` |
 | `RMBOOK_READY_MAX_LAG` | events projections may trail the store and still be ready | `0` |
 | `RMBOOK_HTTP_THREADS` | threads running requests (each may hold a store and a view connection) | `16` |
@@ -40,6 +41,10 @@ class HttpSettings:
     max_body_bytes: int = MIB
     max_import_bytes: int = 10 * MIB
     projection_poll: float = 0.2
+    # A read that finds projections behind catches them up itself, so a slow or dead
+    # worker never stalls reads; beside workers this is safe, because a batch is applied
+    # only by whoever advances the tracked position first (the other rolls back).
+    reads_catch_up: bool = True
     # How long a repeat waits for the first request with the same Idempotency-Key to finish.
     idempotency_wait: float = 5.0
 
@@ -56,6 +61,7 @@ class HttpSettings:
                 threads=int(env.get("RMBOOK_HTTP_THREADS", "16")),
                 max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
                 max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
+                reads_catch_up=_flag(env.get("RMBOOK_READS_CATCH_UP", "1")),
             )
         except ValueError as e:
             raise HttpSettingsError(f"bad RMBOOK_* HTTP setting: {e}") from e
@@ -74,4 +80,4 @@ def _flag(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"RMBOOK_PROJECT_IN_PROCESS must be 1 or 0, got {text!r}")
+    raise ValueError(f"expected 1 or 0, got {text!r}")

@@ -6,7 +6,8 @@ generation has processed it, else 503 `projection_lagging`. While waiting,
 this process catches the projections up itself when the position is in the
 store (reads already do: `book_reader` catches up before it reads), so a read
 never depends on a worker being quick; a position beyond the store's head is
-waited for and then refused.
+waited for and then refused. Where `rmbook project` workers own the projections
+(PostgreSQL), this process only polls their progress.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def wait_for_projections(runtime: Runtime, position: int) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _lagging(position)
-        if position <= bank.max_position():
+        if projector.projecting and position <= bank.max_position():
             # The lock is shared with the follower thread and rebuilds: wait for it only
             # as long as the caller is willing to.
             if projector.lock.acquire(timeout=remaining):

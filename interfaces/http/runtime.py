@@ -12,7 +12,6 @@ from application.service import BookOfBusiness
 from application.settings import Settings
 from interfaces.http.background import ProjectionFollower, Rebuilds
 from interfaces.http.config import HttpSettings
-from interfaces.http.connections import close_with_their_threads
 from interfaces.http.idempotency import IdempotencyStore
 from projections.runner import Projector
 
@@ -33,8 +32,8 @@ class Runtime:
     def open(settings: Settings, http: HttpSettings) -> Runtime:
         bank = BookOfBusiness(settings)
         try:
-            projector = Projector(bank)
-            close_with_their_threads(projector.db)
+            projector = Projector(bank, projecting=http.reads_catch_up
+                                  or http.projects_in_process(settings.backend))
             projector.ensure()
             idempotency = IdempotencyStore(projector.db)
         except BaseException:

@@ -6,13 +6,11 @@ import threading
 from pathlib import Path
 
 from application.settings import Settings
-from interfaces.http.connections import close_with_their_threads
 from projections.db import ViewDatabase
 
 
 def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
     db = ViewDatabase(Settings(database_url=f"sqlite:///{tmp_path}/views.db"))
-    close_with_their_threads(db)
     try:
         together = threading.Barrier(5)
 
