@@ -18,7 +18,7 @@ from typing import Any
 
 from application import commands as c
 from application.balance_import import CHUNK_EVENTS
-from application.demo import command_handlers
+from application.demo import command_handlers, load_demo
 from application.service import BookOfBusiness
 from application.settings import Settings
 from application.synthetic_bank import FeedBalance, generate, scale_of
@@ -122,6 +122,54 @@ def rebuild_all(settings: Settings, say: Say) -> dict[str, Any]:
             "ratio_to_raw_read_decode": round(rate / raw, 3), "peak_rss_mib": round(rss)}
 
 
+def _latency(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"n": len(ordered),
+            "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2)}
+
+
+def queries(settings: Settings, say: Say, repeat: int = 200) -> dict[str, Any]:
+    """p50/p99 of the read paths, in process and warm (after the rebuild)."""
+    from projections.replay import audit_projection, book_reader
+    from projections.reports.attribution import customer_attribution
+    from projections.reports.tiers import branch_tiers, manager_book, manager_tier
+    from projections.timelines import timeline
+
+    bank = BookOfBusiness(settings)
+    projector = Projector(bank)
+    say(f"timing queries ({repeat} of each, warm)")
+    results: dict[str, Any] = {}
+    with book_reader(projector) as reader:
+        customers = [d["no"] for d in reader.customers_in_branch(None)][:repeat]
+        managers = [m["staff_no"] for m in reader.managers()]
+        branches = reader.branches()
+        span = reader.balance_span()
+        start, end = span if span else (date(2025, 1, 1), date(2025, 12, 31))
+        audit = audit_projection(projector)
+
+        def timed(name: str, call: Callable[[int], Any]) -> None:
+            call(0)  # warm
+            samples = []
+            for i in range(repeat):
+                began = time.perf_counter()
+                call(i)
+                samples.append(time.perf_counter() - began)
+            results[name] = _latency(samples)
+
+        timed("customer_attribution_year", lambda i: customer_attribution(
+            reader, customers[i % len(customers)], start, end))
+        timed("manager_tier_and_book", lambda i: (
+            manager_tier(reader, managers[i % len(managers)], end),
+            manager_book(reader, managers[i % len(managers)], end)))
+        timed("customer_timeline", lambda i: timeline(
+            audit, f"customer:{customers[i % len(customers)]}", limit=100))
+        timed("branch_tier_list", lambda i: branch_tiers(reader, branches[i % len(branches)], end))
+    projector.close()
+    bank.close()
+    return results
+
+
 def run(backend: str, scale: str, seed: int, say: Say) -> dict[str, Any]:
     with fresh_store(backend) as settings:
         result: dict[str, Any] = {
@@ -131,5 +179,15 @@ def run(backend: str, scale: str, seed: int, say: Say) -> dict[str, Any]:
                         "platform": platform.platform()},
         }
         result["ingest"] = ingest(settings, scale, seed, say)
+    # Rebuild and queries run on the whole demo bank (custody, handovers, visits, a
+    # mid-year rulebook), loaded through the real use cases; the load is reported too.
+    with fresh_store(backend) as settings:
+        say("loading the demo bank for rebuild and queries")
+        bank = BookOfBusiness(settings)
+        loaded = load_demo(bank, scale=scale, seed=seed)
+        bank.close()
+        result["demo_load"] = {"events": loaded["events written"], "seconds": loaded["seconds"],
+                               "events_per_s": loaded["events/s"]}
         result["rebuild"] = rebuild_all(settings, say)
+        result["queries"] = queries(settings, say)
     return result

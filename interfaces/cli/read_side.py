@@ -451,7 +451,8 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic bank.")] = 42,
     out: Annotated[Path | None, typer.Option(help="Write the JSON result here.")] = None,
 ) -> None:
-    """Measure ingest and rebuild, each beside baselines measured in the same run."""
+    """Measure ingest, rebuild and query latency; ingest and rebuild beside baselines
+    measured in the same run (BENCHMARKS.md). HTTP load is not measured yet."""
     from bench.run import run
 
     if backend not in ("sqlite", "postgres") or scale not in ("small", "bank", "tiny"):
@@ -460,6 +461,7 @@ def bench(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
-    render.print_json(result) if False else None
-    for part in ("ingest", "rebuild"):
+    for part in ("ingest", "demo_load", "rebuild"):
         render.key_values(f"{part} ({backend}, {scale})", list(result[part].items()))
+    render.rows(f"queries ({backend}, {scale}, in process, warm)", ["query", "n", "p50 ms", "p99 ms"],
+                [[name, q["n"], q["p50_ms"], q["p99_ms"]] for name, q in result["queries"].items()])
