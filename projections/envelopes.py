@@ -49,13 +49,23 @@ class Envelope:
 _class_versions: dict[str, tuple[int, Any]] = {}
 
 
-def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
-    """Bring an old event's state up to its class's current version."""
+def _class_version(topic: str) -> tuple[int, Any]:
     found = _class_versions.get(topic)
     if found is None:
-        cls = resolve_topic(topic)
+        try:
+            cls = resolve_topic(topic)
+        except Exception:  # a topic this code does not know: leave the row as stored
+            cls = None
         found = _class_versions[topic] = (getattr(cls, "class_version", 1), cls)
-    current, cls = found
+    return found
+
+
+def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
+    """Bring an old event's state up to its class's current version.
+
+    A version-1 row carries no `class_version` at all (the library writes it only from
+    version 2 on), so the class decides whether anything needs upcasting, not the row."""
+    current, cls = _class_version(topic)
     stored = state.pop("class_version", 1)
     while stored < current:
         getattr(cls, f"upcast_v{stored}_v{stored + 1}")(state)
@@ -74,7 +84,7 @@ def stream_key(stream: Any) -> str:
 
 def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -> Envelope:
     state = decode_state(raw)
-    if "class_version" in state:
+    if "class_version" in state or _class_version(topic)[0] > 1:
         state = upcast(topic, state)
     return Envelope(position, stream_key(stream), version, topic, state, raw, _kind(topic))
 
