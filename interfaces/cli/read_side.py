@@ -213,11 +213,17 @@ def report_tier(staff_no: str, as_of: AsOf = None, known_at: KnownAt = None,
 def report_attribution(
     customer: Annotated[str | None, typer.Option(help="customer_no")] = None,
     manager: Annotated[str | None, typer.Option(help="staff_no")] = None,
+    branch: Annotated[str | None, typer.Option(help="branch code: the branch's whole book")]
+    = None,
     start: From = "", end: To = "", known_at: KnownAt = None, as_json: AsJson = False,
 ) -> None:
-    """Balance-days and daily averages credited to each party over a date range (DOMAIN §5)."""
-    if bool(customer) == bool(manager):
-        _fail("give exactly one of --customer or --manager", 2)
+    """Balance-days and daily averages credited to each party over a date range (DOMAIN §5).
+
+    --customer: one customer's split; --manager: what a manager is credited, per customer;
+    --branch: the branch's book, split between the branch's retained share and each manager.
+    """
+    if sum(bool(x) for x in (customer, manager, branch)) != 1:
+        _fail("give exactly one of --customer, --manager or --branch", 2)
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     if first is None or last is None or last < first:
         _fail("--from and --to are required, with --from ≤ --to", 2)
@@ -225,21 +231,24 @@ def report_attribution(
     with projector() as p, book_reader(p, parse_instant(known_at)) as reader:
         if customer:
             data = attribution_reports.customer_attribution(reader, customer, first, last)
+        elif branch:
+            data = attribution_reports.branch_attribution(reader, branch, first, last)
         else:
             data = attribution_reports.manager_attribution(reader, manager or "", first, last)
         if data is None:  # inside service(), which renders refusals without a traceback
-            raise NotFound(f"{'customer' if customer else 'manager'} {customer or manager} "
-                           "not found", field="customer" if customer else "manager")
+            what = "customer" if customer else "branch" if branch else "manager"
+            raise NotFound(f"{what} {customer or branch or manager} not found", field=what)
     if as_json:
         render.print_json(data)
         return
     _show(data, False, f"attribution {first} … {last}")
-    if customer:
+    if customer or branch:
         render.rows("parties", ["party", "daily average", "balance-days"],
                     [[r["party"], r["daily_average"], r["balance_days"]] for r in data["parties"]])
+    if customer:
         render.rows("non-deposit business", ["party", "amount"],
                     [[r["party"], r["amount"]] for r in data["non_deposit"]])
-    else:
+    if manager:
         render.rows("customers", ["customer_no", "daily average", "balance-days"],
                     [[r["customer_no"], r["daily_average"], r["balance_days"]]
                      for r in data["customers"]])

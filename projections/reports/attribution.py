@@ -117,3 +117,26 @@ def party_balance_days(reader: BookReader, docs: list[Doc], start: date, end: da
         for party, share in ledger(reader, doc, start, end).shares.items():
             totals[party] += share
     return dict(totals)
+
+
+def branch_attribution(reader: BookReader, branch: str, start: date, end: date
+                       ) -> dict[str, Any] | None:
+    """A branch's book over [start, end]: its customers' total and every party's share —
+    the branch's own retained share and each manager's — exact, then rounded to add up."""
+    docs = reader.customers_in_branch(branch)
+    if not docs:
+        return None
+    shares = party_balance_days(reader, docs, start, end)
+    total = sum(shares.values(), Fraction(0))
+    days = (end - start).days + 1
+    averages = round_daily_averages(shares, total, days)
+    balance_days = round_shares(shares, total)
+    return {
+        "branch": branch, "from": start, "to": end, "days": days, "customers": len(docs),
+        "daily_average": format_fen(averages.total),
+        "balance_days": format_fen(balance_days.total),
+        "parties": [{"party": p, "daily_average": format_fen(averages.shares[p]),
+                     "balance_days": format_fen(balance_days.shares[p])}
+                    for p in sorted(shares, key=lambda p: (not p.startswith("branch:"), p))],
+        "rulebook_version": reader.history.effective_on(end).version,
+    }
