@@ -185,3 +185,12 @@ class Reassign(Command):
 
 class PublishRulebook(Command):
     document: dict[str, Any]
+
+
+class GrantVip(Command):
+    """[S2 §7] a manual VIP grant: who approved it and why (the reason is required)."""
+
+    customer_no: Identifier
+    level: Annotated[str, Field(pattern=r"^(branch|head_office)$")]
+    approver: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    on: date

@@ -295,6 +295,12 @@ class BookOfBusiness(Application[UUID]):
             actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer) if recorded else None, {"recorded": recorded})
 
+    def grant_vip(self, cmd: c.GrantVip) -> Receipt:
+        customer = self.customer(cmd.customer_no)
+        customer.grant_vip(level=cmd.level, approver=cmd.approver, on=cmd.on, today=self.today(),
+                           actor=cmd.actor, reason=cmd.reason)
+        return Receipt(self._commit(customer))
+
     def record_repayment_default(self, cmd: c.RecordRepaymentDefault) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.record_repayment_default(on=cmd.on, today=self.today(), actor=cmd.actor,

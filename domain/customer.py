@@ -69,6 +69,9 @@ class Visit:
     notes: str
 
 
+VIP_LEVELS = ("branch", "head_office")  # lowest first [S2 §6-8]
+
+
 class BalanceOutcome:
     RECORDED = "recorded"
     UNCHANGED = "unchanged"
@@ -195,6 +198,16 @@ class Customer(Aggregate):
             c.visits.append(Visit(self.on, self.staff_no, Channel(self.channel),
                                   Purpose(self.purpose), self.notes))
 
+    class VipGranted(Event):
+        """[S2 §7] a manual grant lifts an individual to a VIP level, with its approver."""
+
+        TOPIC = "rmbook/Customer/VipGranted"
+        level: str
+        approver: str
+
+        def apply(self, c: Customer) -> None:
+            c.vip_grants.append((self.on, self.level, self.approver))
+
     class Closed(Event):
         """销户: the customer leaves every book from this date."""
 
@@ -226,6 +239,7 @@ class Customer(Aggregate):
         self.card_spending: dict[str, int] = {}
         self.repayment_defaults: list[date] = []
         self.visits: list[Visit] = []
+        self.vip_grants: list[tuple[date, str, str]] = []
         self.closed_on: date | None = None
 
     # ---- commands --------------------------------------------------------
@@ -414,6 +428,23 @@ class Customer(Aggregate):
         self.trigger_event(self.VisitLogged, staff_no=staff_no, channel=channel,
                            purpose=purpose, notes=notes, on=on, actor=actor, reason=reason)
         return self.visits[-1]
+
+    def grant_vip(self, *, level: str, approver: str, on: date, today: date, actor: str,
+                  reason: str | None) -> None:
+        """[S2 §7] a manual VIP grant needs an approver and a reason; it lifts, never lowers."""
+        self._check_dated(on, today)
+        if self.segment is not Segment.INDIVIDUAL:
+            raise InvalidInput("VIP levels are for individual customers", field="customer_no",
+                               rule="S2 §6")
+        if level not in VIP_LEVELS:
+            raise InvalidInput(f"level must be one of {', '.join(VIP_LEVELS)}", field="level")
+        if not approver.strip() or len(approver) > 64:
+            raise InvalidInput("a manual grant names its approver", field="approver",
+                               rule="S2 §7")
+        if not reason or not reason.strip():
+            raise InvalidInput("a manual grant gives its reason", field="reason", rule="S2 §7")
+        self.trigger_event(self.VipGranted, level=level, approver=approver, on=on, actor=actor,
+                           reason=reason)
 
     # ---- queries (as of a business date) -----------------------------------
 

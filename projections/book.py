@@ -186,7 +186,7 @@ class BookProjection(Projection):
             "origin": s["origin"], "marketed_by": s["marketed_by"],
             "used_branch_resources": s["used_branch_resources"], "onboarded_on": iso(e.on),
             "closed_on": None, "credit": [], "status": [], "services": {}, "card": {},
-            "defaults": [], "chain": [], "ended_on": None,
+            "defaults": [], "chain": [], "ended_on": None, "vip_grants": [],
         }
         self.dirty_customers.add(no)
         self._map_stream(e.originator_id, "customer", no)
@@ -263,6 +263,10 @@ class BookProjection(Projection):
 
     def _default(self, e: Envelope) -> None:
         self._customer_of(e)["defaults"].append(iso(e.on))
+
+    def _vip_granted(self, e: Envelope) -> None:
+        self._customer_of(e).setdefault("vip_grants", []).append(
+            [iso(e.on), e.state["level"], e.state["approver"]])
 
     def _closed(self, e: Envelope) -> None:
         self._customer_of(e)["closed_on"] = iso(e.on)
@@ -396,6 +400,7 @@ class BookProjection(Projection):
         "Customer/CardSpendingRecorded": _card,
         "Customer/RepaymentDefaultRecorded": _default,
         "Customer/VisitLogged": _visit,
+        "Customer/VipGranted": _vip_granted,
         "Customer/Closed": _closed,
         "Manager/Registered": _registered,
         "Manager/GradeChanged": _grade,

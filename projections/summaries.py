@@ -48,6 +48,8 @@ SUMMARIES: dict[str, Summary] = {
                                                f"{format_fen(s['amount_fen'])}",
     "Customer/RepaymentDefaultRecorded": lambda s: "repayment default recorded",
     "Customer/VisitLogged": lambda s: f"{s['purpose']} visit by {s['staff_no']} ({s['channel']})",
+    "Customer/VipGranted": lambda s: f"VIP level {s['level']} granted, approved by "
+                                     f"{s['approver']}",
     "Customer/Closed": lambda s: "customer closed",
     "Manager/Registered": lambda s: f"{s['role']} {s['staff_no']} registered at branch "
                                     f"{s['branch']}, {s['grade']} band {s['band']}",

@@ -205,6 +205,26 @@ def customer_show(no: Annotated[str, typer.Argument(help="customer_no")], as_of:
                  for t in custody["chain"]])
 
 
+@customer_app.command("grant-vip")
+def customer_grant_vip(
+    no: Annotated[str, typer.Argument(help="customer_no (an individual)")],
+    level: Annotated[str, typer.Option(help="branch or head_office")],
+    approver: Annotated[str, typer.Option(help="Who approved the grant [S2 §7].")],
+    reason: Annotated[str, typer.Option(help="Why (required) [S2 §7].")],
+    on: Annotated[str | None, typer.Option(help="Business date (default today).")] = None,
+    actor: Annotated[str, typer.Option(help="Who records it.")] = "ops",
+) -> None:
+    """Record a manual VIP grant: it lifts the customer to LEVEL from ON, never lowers."""
+    from application.commands import GrantVip
+
+    with service() as bank:
+        day = parse_date(on, "--on") or bank.today()
+        receipt = bank.grant_vip(GrantVip(customer_no=no, level=level, approver=approver, on=day,
+                                          actor=actor, reason=reason))
+    render.key_values("VIP grant recorded", [("customer", no), ("level", level),
+                                             ("from", day), ("position", receipt.position)])
+
+
 @manager_app.command("show")
 def manager_show(staff_no: Annotated[str, typer.Argument(help="staff_no")], as_of: AsOf = None,
                  known_at: KnownAt = None, as_json: AsJson = False) -> None:

@@ -175,9 +175,11 @@ class VipCustomerOut(Row):
     branch: str
     custodian: str | None
     level: str = Field(description="head_office | branch")
-    criterion: str
+    criterion: str | None = Field(description="first criterion met; null when only a manual "
+                                  "grant [S2 §7] gives the level")
     criteria_met: list[str]
     granted: bool
+    approver: str | None = Field(default=None, description="approver of the manual grant")
     avg_monthly_deposit: str = Field(examples=AMOUNT)
     loan_balance: str = Field(examples=AMOUNT)
     repayment_default: bool

@@ -12,8 +12,9 @@ Definitions:
   thresholds, else `branch` by the thresholds of the customer's own branch,
   both from the rulebook in force on D. `criterion` is the first criterion met
   at that level, `criteria_met` all of them.
-- **Manual grants** [S2 §7] are not recorded by any event yet, so none is
-  applied: every level here is the computed one (`granted: false`).
+- **Manual grants** [S2 §7]: the latest grant on or before D lifts the
+  computed level (never lowers it); `granted` says a grant decided the level,
+  with its `approver`. A granted customer is listed even when no criterion is met.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from domain.errors import NotFound
 from domain.money import format_exact_fen, format_fen
 from domain.rulebook import Rulebook
-from domain.rules.vip import LEVELS, VipAssessment, assess_vip
+from domain.rules.vip import LEVELS, VipAssessment, assess_vip, higher_level
 from domain.values import Segment
 from projections.reader import BookReader
 
@@ -54,12 +55,18 @@ def _row(reader: BookReader, doc: Doc, on: date, found: VipAssessment) -> dict[s
         "customer_no": doc["no"], "name": doc["name"], "branch": doc["branch"],
         "custodian": reader.custodian_on(doc, on.isoformat()),
         "level": found.level, "criterion": found.criterion,
-        "criteria_met": list(found.criteria_met), "granted": False,
+        "criteria_met": list(found.criteria_met), "granted": False, "approver": None,
         "avg_monthly_deposit": format_exact_fen(figures.avg_monthly_deposit),
         "loan_balance": format_fen(figures.loan_balance),
         "repayment_default": figures.defaulted,
         "card_spending_12m": format_fen(figures.card_spending_12m),
     }
+
+
+def latest_grant(doc: Doc, on: date) -> list[str] | None:
+    """The manual grant [S2 §7] in force on `on`: [on, level, approver], or None."""
+    grants = [g for g in doc.get("vip_grants", []) if g[0] <= on.isoformat()]
+    return max(grants, key=lambda g: g[0]) if grants else None
 
 
 def vip_customers(reader: BookReader, branch: str | None, on: date) -> dict[str, Any]:
@@ -72,8 +79,13 @@ def vip_customers(reader: BookReader, branch: str | None, on: date) -> dict[str,
         if doc["segment"] != Segment.INDIVIDUAL or not on_book(doc, on):
             continue
         found = assessment(reader, doc, on, rulebook)
-        if found.level is not None:
-            rows.append(_row(reader, doc, on, found))
+        grant = latest_grant(doc, on)
+        level = higher_level(found.level, grant[1] if grant else None)
+        if level is not None:
+            row = _row(reader, doc, on, found)
+            if grant is not None and level != found.level:
+                row.update(level=level, granted=True, approver=grant[2])
+            rows.append(row)
     rows.sort(key=lambda r: (-LEVELS.index(r["level"]), r["customer_no"]))
     counts = Counter(r["level"] for r in rows)
     return {"branch": branch, "as_of": on, "rulebook_version": rulebook.version,
