@@ -115,7 +115,7 @@ def parse_feed(data: bytes | str, fmt: str | None = None) -> list[BalanceRow | I
     if fmt != "csv":
         raise ValueError(f"unknown feed format {fmt!r}; use csv or jsonl")
     names = ["customer_no", "on", "deposit", "loan"]
-    for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for number, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if not record or all(not cell.strip() for cell in record):
             continue
         if number == 1 and record[0].strip() == "customer_no":

@@ -33,7 +33,7 @@ from application.balance_import import (
     write_feed,
 )
 from application.bulk_reads import current_versions, stored_streams
-from application.settings import Clock, Settings
+from application.settings import Clock, Settings, schema_lock
 from domain import identity
 from domain.account_number import AccountNumber
 from domain.assignment import Assignment
@@ -79,7 +79,8 @@ class BookOfBusiness(Application[UUID]):
         self.settings = settings or Settings.from_env()
         self.clock = clock or Clock(self.settings.today)
         self.builtin = builtin_rulebook()
-        super().__init__(env=self.settings.eventsourcing_env())
+        with schema_lock(self.settings):
+            super().__init__(env=self.settings.eventsourcing_env())
         # The balance feed keeps its own warm customers (see _feed_customers).
         self._feed_cache: dict[UUID, Customer] = {}
         self._feed_lock = threading.Lock()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -88,3 +90,27 @@ class Clock:
 
     def today(self) -> date:
         return self._pinned or datetime.now(BANK_TIMEZONE).date()
+
+
+_SCHEMA_LOCK = 0x726D626F6F6B  # "rmbook": the advisory lock taken around table creation
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Processes that start together on a new PostgreSQL database create its tables one at
+    a time: concurrent CREATE TABLE IF NOT EXISTS fails ("tuple concurrently updated")."""
+    if settings.backend != "postgres":
+        yield
+        return
+    import psycopg
+
+    env = settings.eventsourcing_env()
+    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                         port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                         password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+                         connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))

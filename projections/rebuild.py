@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from application.settings import schema_lock
 from domain.rulebook import parse_rulebook
 from projections.book import BookProjection
 from projections.diff import diff_books
@@ -50,8 +51,9 @@ class RebuildReport:
 
 def _ensure_table(projector: Projector) -> None:
     db = projector.db
-    db.execute(f"CREATE TABLE IF NOT EXISTS {REBUILDS} (rebuild_id TEXT PRIMARY KEY, "
-               f"report {db.blob} NOT NULL)")
+    with schema_lock(db.settings):
+        db.execute(f"CREATE TABLE IF NOT EXISTS {REBUILDS} (rebuild_id TEXT PRIMARY KEY, "
+                   f"report {db.blob} NOT NULL)")
 
 
 def _save(projector: Projector, report: RebuildReport) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from application.settings import schema_lock
 from projections.db import ViewDatabase
 
 TABLE = "rmbook_projections"
@@ -38,11 +39,12 @@ def _now() -> str:
 class Registry:
     def __init__(self, db: ViewDatabase) -> None:
         self.db = db
-        self.db.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
-            f"status TEXT NOT NULL, position {db.bigint} NOT NULL, adopt_until {db.bigint}, "
-            f"what_if {db.blob}, rulebook_version TEXT, updated_at TEXT NOT NULL, "
-            "PRIMARY KEY (name, generation))")
+        with schema_lock(db.settings):
+            self.db.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT NOT NULL, generation INTEGER NOT NULL, "
+                f"status TEXT NOT NULL, position {db.bigint} NOT NULL, adopt_until {db.bigint}, "
+                f"what_if {db.blob}, rulebook_version TEXT, updated_at TEXT NOT NULL, "
+                "PRIMARY KEY (name, generation))")
 
     def _row(self, row: Any) -> Generation:
         return Generation(row[0], row[1], row[2], row[3], row[4],

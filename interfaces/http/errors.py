@@ -213,6 +213,10 @@ async def _on_model_validation(_request: Request, exc: Exception) -> JSONRespons
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a JSON body it cannot even decode (not UTF-8): bad input, 422.
+        return problem_response("validation_error", "the body is not valid JSON",
+                                errors=[{"field": "body", "message": "malformed JSON: not UTF-8"}])
     code = _CODE_BY_STATUS.get(exc.status_code, "internal_error" if exc.status_code >= 500
                                else "validation_error")
     detail = exc.detail if isinstance(exc.detail, str) else _title(exc.status_code)

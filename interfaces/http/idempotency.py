@@ -27,6 +27,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.settings import schema_lock
 from interfaces.http.asgi import header, read_body, replay_body, send_problem, send_response
 from interfaces.http.auth import Principals
 from projections.db import ViewDatabase
@@ -55,10 +56,11 @@ class StoredResponse:
 class IdempotencyStore:
     def __init__(self, db: ViewDatabase) -> None:
         self.db = db
-        db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (principal TEXT NOT NULL, "
-                   "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER, "
-                   f"headers {db.blob}, body {db.blob}, reserved_at {db.bigint} NOT NULL, "
-                   "PRIMARY KEY (principal, idem_key))")
+        with schema_lock(db.settings):
+            db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (principal TEXT NOT NULL, "
+                       "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER, "
+                       f"headers {db.blob}, body {db.blob}, reserved_at {db.bigint} NOT NULL, "
+                       "PRIMARY KEY (principal, idem_key))")
 
     def reserve(self, principal: str, key: str, fingerprint: str
                 ) -> tuple[Outcome, StoredResponse | None]:

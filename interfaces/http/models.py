@@ -54,6 +54,16 @@ def _in_calendar(value: date) -> date:
     return value
 
 
+_INSTANT_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]|$)")
+
+
+def _instant_text(value: Any) -> Any:
+    """ISO 8601 text (or a datetime): no numbers read as Unix timestamps."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _INSTANT_TEXT.match(value)):
+        return value
+    raise PydanticCustomError("datetime_format", "must be an ISO 8601 instant")
+
+
 def _utc(value: datetime) -> datetime:
     """An instant without offset is UTC (API.md: instants are ISO 8601 UTC)."""
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -64,7 +74,8 @@ def _utc(value: datetime) -> datetime:
 
 IsoDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_in_calendar),
                     Field(examples=["2026-03-31"])]
-Instant = Annotated[datetime, AfterValidator(_utc), Field(examples=["2026-11-01T08:00:00Z"])]
+Instant = Annotated[datetime, BeforeValidator(_instant_text), AfterValidator(_utc),
+                    Field(examples=["2026-11-01T08:00:00Z"])]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, examples=["C000001"])]
 StaffNo = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, examples=["M0001"])]
 Branch = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, examples=["B01"])]

@@ -3,6 +3,7 @@ activity status, card spending."""
 
 from __future__ import annotations
 
+import csv
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -78,6 +79,9 @@ def _import(bank: BookOfBusiness, principal: Principal, data: bytes, fmt: str,
     except UnicodeDecodeError:
         raise ProblemError("validation_error", "the feed must be UTF-8 text",
                            errors=[{"field": "body", "message": "not UTF-8"}]) from None
+    except csv.Error as e:
+        raise ProblemError("validation_error", "the feed is not readable CSV",
+                           errors=[{"field": "body", "message": str(e)}]) from None
     if not principal.all_branches:
         rows = _in_scope(bank, principal, rows)
     return bank.import_balances(rows, skip_invalid=skip_invalid, actor=principal.actor)

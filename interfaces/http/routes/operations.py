@@ -53,7 +53,7 @@ def projections(_principal: Auditor, projector: ReadSide) -> dict[str, Any]:
 
 
 @router.post("/projections/rebuild", status_code=202, response_model=responses.RebuildStartedOut,
-             responses=problems(401, 403, 404, 413, 422),
+             responses=problems(401, 403, 404, 409, 413, 422),
              summary="Rebuild projections side by side (or a what-if under a published rulebook)")
 def start_rebuild(body: RebuildBody, _principal: Operator, runtime: RuntimeDep) -> dict[str, Any]:
     what_if = None
