@@ -1,21 +1,22 @@
 """A customer manager's tier over time [S0 §8], from custody and credit facts.
 
 The count on a day is the number of credit customers in the manager's
-custody that day; the tier is read off the rulebook in force that day.
-Computed by a sweep over interval boundaries, never day by day.
+custody that day; the tier is read off the rulebook in force that day. The
+rule itself is `domain.rules.tiers`; this module turns the book projection's
+documents into its inputs and its result into the stored form.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
 from domain.rulebook import RulebookHistory
+from domain.rules.tiers import credit_counts, tier_segments
 from domain.values import Role
 
-# [from, until (exclusive) or None, tier, credit_customers, rulebook_version]
+# Stored: [from, until (exclusive) or None, tier, credit_customers, rulebook_version]
 TierSegment = list[Any]
 
 
@@ -36,29 +37,17 @@ def credit_custody_intervals(book: Iterable[list[Any]],
 
 def tier_history(role: str, hired_on: str, intervals: list[tuple[str, str | None]],
                  history: RulebookHistory) -> list[TierSegment]:
+    """The stored form of `domain.rules.tiers.tier_segments`: ISO dates, end exclusive."""
     if role != Role.CUSTOMER_MANAGER.value:
         return []  # tiers grade small-business customer managers only [S0 §8]
-    delta: dict[str, int] = defaultdict(int)
-    for start, end in intervals:
-        delta[max(start, hired_on)] += 1
-        if end is not None:
-            delta[max(end, hired_on)] -= 1
-    breaks = set(delta) | {hired_on}
-    breaks |= {r.effective_from.isoformat() for r in history.versions
-               if r.effective_from.isoformat() > hired_on}
-    segments: list[TierSegment] = []
-    count = 0
-    ordered = sorted(breaks)
-    for day in ordered:
-        count += delta.get(day, 0)
-        rulebook = history.effective_on(date.fromisoformat(day))
-        tier = rulebook.tier_for(count).tier
-        if segments and segments[-1][2:] == [tier, count, rulebook.version]:
-            continue
-        if segments:
-            segments[-1][1] = day
-        segments.append([day, None, tier, count, rulebook.version])
-    return segments
+    counts = credit_counts(
+        ((date.fromisoformat(start), date.fromisoformat(end) if end else None)
+         for start, end in intervals),
+        since=date.fromisoformat(hired_on))
+    segments = tier_segments(counts, history)
+    return [[s.start.isoformat(), nxt.start.isoformat() if nxt else None, s.tier,
+             s.credit_customers, s.rulebook_version]
+            for s, nxt in zip(segments, [*segments[1:], None], strict=True)]
 
 
 def segment_on(segments: list[TierSegment], on: str) -> TierSegment | None:

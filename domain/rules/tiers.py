@@ -11,7 +11,8 @@ determine; these functions turn counts into tiers.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -46,6 +47,62 @@ def _rulebook_on(rules: Rulebook | RulebookHistory, on: date) -> Rulebook:
     return rules.effective_on(on) if isinstance(rules, RulebookHistory) else rules
 
 
+@dataclass(frozen=True)
+class TierSegment:
+    """From `start` until the next segment: the tier, the count behind it, and the
+    rulebook version it was judged under (each figure names its rulebook)."""
+
+    start: date
+    tier: str
+    credit_customers: int
+    rulebook_version: str
+
+
+def credit_counts(intervals: Iterable[tuple[date, date | None]], since: date) -> dict[date, int]:
+    """Credit customers in custody, as counts by change date from `since` on.
+
+    Each interval is [start, end) of one credit customer held (end None: still held);
+    days before `since` (e.g. before the manager was hired) count from `since`.
+    """
+    delta: dict[date, int] = defaultdict(int)
+    delta[since] += 0
+    for start, end in intervals:
+        delta[max(start, since)] += 1
+        if end is not None:
+            delta[max(end, since)] -= 1
+    counts: dict[date, int] = {}
+    running = 0
+    for day in sorted(delta):
+        running += delta[day]
+        counts[day] = running
+    return counts
+
+
+def tier_segments(counts_by_change_date: Mapping[date, int],
+                  rules: Rulebook | RulebookHistory) -> list[TierSegment]:
+    """The one sweep behind every tier figure: a segment starts wherever the count, the
+    rulebook in force or the tier changes (only count changes and rulebook dates are
+    visited, never every day)."""
+    if not counts_by_change_date:
+        return []
+    changes = sorted(counts_by_change_date)
+    start = changes[0]
+    points = set(changes)
+    if isinstance(rules, RulebookHistory):
+        points |= {r.effective_from for r in rules.versions if r.effective_from > start}
+    segments: list[TierSegment] = []
+    for point in sorted(points):
+        count = counts_by_change_date[changes[bisect_right(changes, point) - 1]]
+        rulebook = _rulebook_on(rules, point)
+        segment = TierSegment(point, tier_on(rulebook, count).tier, count, rulebook.version)
+        if segments and (segments[-1].tier, segments[-1].credit_customers,
+                         segments[-1].rulebook_version) == (segment.tier, count,
+                                                            segment.rulebook_version):
+            continue
+        segments.append(segment)
+    return segments
+
+
 def tier_history(counts_by_change_date: Mapping[date, int],
                  rules: Rulebook | RulebookHistory,
                  until: date | None = None) -> list[TierSpan]:
@@ -55,24 +112,15 @@ def tier_history(counts_by_change_date: Mapping[date, int],
     it, so a rule change can move a tier without any count changing. `until`
     closes the last span; without it the last span is open (`end` None).
     """
-    if not counts_by_change_date:
-        return []
-    changes = sorted(counts_by_change_date)
-    start = changes[0]
-    points = set(changes)
-    if isinstance(rules, RulebookHistory):
-        points |= {r.effective_from for r in rules.versions if r.effective_from > start}
-    ordered = sorted(p for p in points if until is None or p <= until)
-
     spans: list[TierSpan] = []
-    for point in ordered:
-        count = counts_by_change_date[changes[bisect_right(changes, point) - 1]]
-        tier = tier_on(_rulebook_on(rules, point), count).tier
-        if spans and spans[-1].tier == tier:
+    for segment in tier_segments(counts_by_change_date, rules):
+        if until is not None and segment.start > until:
+            break
+        if spans and spans[-1].tier == segment.tier:
             continue
         if spans:
-            spans[-1] = TierSpan(spans[-1].tier, spans[-1].start, point - _DAY)
-        spans.append(TierSpan(tier, point, None))
+            spans[-1] = TierSpan(spans[-1].tier, spans[-1].start, segment.start - _DAY)
+        spans.append(TierSpan(segment.tier, segment.start, None))
     if spans and until is not None:
         spans[-1] = TierSpan(spans[-1].tier, spans[-1].start, until)
     return spans
