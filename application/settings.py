@@ -82,6 +82,22 @@ class Settings:
         return env
 
 
+def postgres_connection(settings: Settings) -> Any:
+    """A psycopg connection (autocommit) to the configured PostgreSQL database, with the
+    configured schema first on the search path: the one way rmbook connects beside the
+    event store's own pool (views, LISTEN, locks, benchmarks)."""
+    import psycopg
+
+    env = settings.eventsourcing_env()
+    conn = psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                           port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                           password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+                           connect_timeout=10)
+    if env.get("POSTGRES_SCHEMA"):
+        conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
+    return conn
+
+
 class Clock:
     """Business today in the bank's time zone (Asia/Shanghai), unless pinned."""
 
@@ -102,13 +118,7 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     if settings.backend != "postgres":
         yield
         return
-    import psycopg
-
-    env = settings.eventsourcing_env()
-    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-                         port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-                         password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-                         connect_timeout=10) as conn:
+    with postgres_connection(settings) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
         try:
             yield

@@ -23,7 +23,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Transcoding
 
-from application.settings import Settings
+from application.settings import Settings, postgres_connection
 
 Row = tuple[str, int, str, bytes]
 
@@ -58,9 +58,7 @@ def raw_insert(settings: Settings, n: int, batch: int = 20_000) -> float:
         conn.execute("DROP TABLE bench_raw")
         conn.close()
         return n / elapsed
-    import psycopg
-
-    with _pg(env) as pg:
+    with postgres_connection(settings) as pg:
         pg.execute("DROP TABLE IF EXISTS bench_raw")
         pg.execute("CREATE TABLE bench_raw (originator_id uuid, originator_version integer, "
                    "topic text, state bytea, notification_id bigserial, "
@@ -74,19 +72,7 @@ def raw_insert(settings: Settings, n: int, batch: int = 20_000) -> float:
                     copy.write_row(row)
         elapsed = time.perf_counter() - started
         pg.execute("DROP TABLE bench_raw")
-    del psycopg
     return n / elapsed
-
-
-def _pg(env: dict[str, str]) -> Any:
-    import psycopg
-
-    conn = psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-                           port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-                           password=env.get("POSTGRES_PASSWORD") or None, autocommit=True)
-    if env.get("POSTGRES_SCHEMA"):
-        conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
-    return conn
 
 
 class _DateAsISO(Transcoding):
@@ -167,7 +153,7 @@ def raw_read_decode(settings: Settings, table: str, batch: int = 20_000) -> tupl
             last = rows[-1][0]
         conn.close()
     else:
-        with _pg(env) as pg:
+        with postgres_connection(settings) as pg:
             started = time.perf_counter()
             last = 0
             while True:

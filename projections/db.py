@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from application.settings import Settings
+from application.settings import Settings, postgres_connection
 
 
 class ViewDatabase:
@@ -56,16 +56,7 @@ class ViewDatabase:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             return conn
-        import psycopg
-
-        pg: Any = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
-            autocommit=True, connect_timeout=10,
-        )
-        if self.schema != "public":
-            pg.execute(f'SET search_path TO "{self.schema}"')
-        return pg
+        return postgres_connection(self.settings)
 
     def close(self) -> None:
         with self._all_lock:

@@ -10,13 +10,13 @@ no notifications, so workers poll.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from application.service import BookOfBusiness
+from application.settings import postgres_connection
 from domain.rulebook import RulebookHistory
 from projections import envelopes
 from projections.audit import AuditProjection
@@ -180,19 +180,6 @@ class Projector:
         with self.lock:
             self.catch_up(self.ensure(), progress=progress)
 
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Read-your-writes: process until every active projection has seen `position`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                generations = self.ensure()
-                if all(g.position >= position for g in generations):
-                    return True
-                self.catch_up(generations, stop=position)
-            if time.monotonic() >= deadline:
-                return all(g.position >= position for g in self.ensure())
-            time.sleep(0.02)  # the position may not be stored yet: don't spin
-
     # ---- status --------------------------------------------------------------------
 
     def status(self) -> list[Status]:
@@ -239,13 +226,7 @@ class _Listener:
     """LISTEN on the event table's channel; `wait` returns early on a notification."""
 
     def __init__(self, bank: BookOfBusiness) -> None:
-        import psycopg
-
-        env = bank.settings.eventsourcing_env()
-        self.conn = psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-                                    port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-                                    password=env.get("POSTGRES_PASSWORD") or None,
-                                    autocommit=True)
+        self.conn = postgres_connection(bank.settings)
         channel = getattr(bank.recorder, "channel_name", "rmbook_events")
         self.conn.execute(f'LISTEN "{channel}"')
 
