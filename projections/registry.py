@@ -50,16 +50,23 @@ class Registry:
         return Generation(row[0], row[1], row[2], row[3], row[4],
                           orjson.loads(row[5]) if row[5] else [], row[6], row[7])
 
+    _COLUMNS = ("name, generation, status, position, adopt_until, what_if, rulebook_version, "
+                "updated_at")
+
     def all(self) -> list[Generation]:
         return [self._row(r) for r in self.db.fetchall(
-            f"SELECT name, generation, status, position, adopt_until, what_if, rulebook_version, "
-            f"updated_at FROM {TABLE} ORDER BY name, generation")]
+            f"SELECT {self._COLUMNS} FROM {TABLE} ORDER BY name, generation")]
+
+    def _one(self, where: str, params: tuple[Any, ...]) -> Generation | None:
+        # Every read asks for the active generation: select that row, not the whole table.
+        row = self.db.fetchone(f"SELECT {self._COLUMNS} FROM {TABLE} WHERE {where}", params)
+        return self._row(row) if row else None
 
     def get(self, name: str, generation: int) -> Generation | None:
-        return next((g for g in self.all() if g.name == name and g.generation == generation), None)
+        return self._one("name=? AND generation=?", (name, generation))
 
     def active(self, name: str) -> Generation | None:
-        return next((g for g in self.all() if g.name == name and g.status == "active"), None)
+        return self._one("name=? AND status='active'", (name,))
 
     def create(self, name: str, status: str, adopt_until: int | None,
                what_if: list[dict[str, Any]] | None = None) -> Generation:
