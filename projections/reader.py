@@ -30,15 +30,9 @@ class BookReader:
         return orjson.loads(row[0]) if row else None
 
     def customers(self, numbers: list[str]) -> dict[str, Doc]:
-        found: dict[str, Doc] = {}
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for no, doc in self.db.fetchall(
-                    f"SELECT customer_no, doc FROM {self.t('customers')} "
-                    f"WHERE customer_no IN ({marks})", chunk):
-                found[no] = orjson.loads(doc)
-        return found
+        return {no: orjson.loads(doc) for no, doc in self._for_customers(
+            f"SELECT customer_no, doc FROM {self.t('customers')} WHERE customer_no IN ({{in}})",
+            numbers)}
 
     def customers_in_branch(self, branch: str | None) -> list[Doc]:
         if branch is None:
@@ -96,26 +90,27 @@ class BookReader:
     def visits(self, customer_nos: list[str], start: date, end: date
                ) -> dict[str, list[tuple[date, str]]]:
         found: dict[str, list[tuple[date, str]]] = {no: [] for no in customer_nos}
-        for i in range(0, len(customer_nos), 500):
-            chunk = customer_nos[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for no, day, staff in self.db.fetchall(
-                    f"SELECT customer_no, day, staff_no FROM {self.t('visits')} WHERE customer_no "
-                    f"IN ({marks}) AND day>=? AND day<=? ORDER BY day",
-                    [*chunk, start.isoformat(), end.isoformat()]):
-                found[no].append((date.fromisoformat(day), staff))
+        for no, day, staff in self._for_customers(
+                f"SELECT customer_no, day, staff_no FROM {self.t('visits')} WHERE customer_no "
+                "IN ({in}) AND day>=? AND day<=? ORDER BY day",
+                customer_nos, start.isoformat(), end.isoformat()):
+            found[no].append((date.fromisoformat(day), staff))
         return found
 
     def last_visits(self, customer_nos: list[str], until: date) -> dict[str, date]:
-        found: dict[str, date] = {}
-        for i in range(0, len(customer_nos), 500):
-            chunk = customer_nos[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for no, day in self.db.fetchall(
-                    f"SELECT customer_no, MAX(day) FROM {self.t('visits')} WHERE customer_no "
-                    f"IN ({marks}) AND day<=? GROUP BY customer_no", [*chunk, until.isoformat()]):
-                found[no] = date.fromisoformat(day)
-        return found
+        return {no: date.fromisoformat(day) for no, day in self._for_customers(
+            f"SELECT customer_no, MAX(day) FROM {self.t('visits')} WHERE customer_no "
+            "IN ({in}) AND day<=? GROUP BY customer_no", customer_nos, until.isoformat())}
+
+    def _for_customers(self, statement: str, numbers: list[str], *params: Any) -> list[Any]:
+        """Rows of `statement` for many customers: `{in}` becomes the placeholders of up to
+        500 numbers at a time (below every driver's parameter limit), then `params`."""
+        rows: list[Any] = []
+        for i in range(0, len(numbers), 500):
+            chunk = numbers[i:i + 500]
+            rows += self.db.fetchall(statement.replace("{in}", ",".join("?" * len(chunk))),
+                                     [*chunk, *params])
+        return rows
 
     def accounts(self, branch: str | None, start: date, end: date) -> list[Doc]:
         params: list[Any] = [start.isoformat(), end.isoformat()]
