@@ -2,14 +2,14 @@
 
 The library's repository reads one aggregate per query. A nightly feed
 touches every customer, so the feed path asks the store for many streams at
-once: their current versions (to check a warm cache is still fresh) and,
-for those not warm, their events.
+once: the events of those not warm, and which streams moved since a position
+(to keep warm ones fresh by reading only what was written since).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -44,13 +44,33 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def current_versions(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
-    found: dict[UUID, int] = {}
-    for chunk in _chunks(ids):
-        for row in _query(recorder, "SELECT originator_id, MAX(originator_version) FROM {table} "
-                          "WHERE originator_id IN ({ids}) GROUP BY originator_id", chunk):
-            found[_uuid(row[0])] = int(row[1])
-    return found
+def stream_key(stream: Any) -> str:
+    """One spelling of a stream id on both backends: 32 hex digits."""
+    return stream.hex if isinstance(stream, UUID) else str(stream).replace("-", "")
+
+
+def moved_since(recorder: Any, after: int, upto: int,
+                chunk: int = 50_000) -> Iterator[tuple[str, int]]:
+    """(stream key, version) of every event stored at positions after `after` up to `upto`."""
+    table = recorder.events_table_name
+    datastore = recorder.datastore
+    if hasattr(datastore, "schema"):  # PostgreSQL
+        statement = (f'SELECT notification_id, originator_id, originator_version FROM '
+                     f'"{datastore.schema}"."{table}" WHERE notification_id > %s AND '
+                     f'notification_id <= %s ORDER BY notification_id LIMIT %s')
+    else:
+        statement = (f"SELECT rowid, originator_id, originator_version FROM {table} "
+                     f"WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?")
+    while after < upto:
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (after, upto, chunk))
+            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r)
+                    for r in cursor.fetchall()]
+        if not rows:
+            return
+        for _position, stream, version in rows:
+            yield stream_key(stream), version
+        after = rows[-1][0]
 
 
 def stored_streams(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

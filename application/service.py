@@ -32,8 +32,8 @@ from application.balance_import import (
     parse_feed,
     write_feed,
 )
-from application.bulk_reads import current_versions, stored_streams
 from application.settings import Clock, Settings, schema_lock
+from application.warm_customers import WarmCustomers
 from domain import identity
 from domain.account_number import AccountNumber
 from domain.assignment import Assignment
@@ -81,8 +81,9 @@ class BookOfBusiness(Application[UUID]):
         self.builtin = builtin_rulebook()
         with schema_lock(self.settings):
             super().__init__(env=self.settings.eventsourcing_env())
-        # The balance feed keeps its own warm customers (see _feed_customers).
-        self._feed_cache: dict[UUID, Customer] = {}
+        # The balance feed keeps its own warm customers (application/warm_customers.py).
+        self.warm_customers = WarmCustomers(self.recorder, self.mapper,
+                                            self.settings.feed_cache_size)
         self._feed_lock = threading.Lock()
 
     # ---- plumbing ----------------------------------------------------------
@@ -428,7 +429,8 @@ class BookOfBusiness(Application[UUID]):
         """Validate a whole balance feed, then write it in large transactions."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
         with self._feed_lock:
-            customers = self._feed_customers(rows)
+            customers = self.warm_customers.get(
+                sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)}))
 
             def load(customer_no: str) -> Customer:
                 found = customers.get(customer_no)
@@ -440,49 +442,14 @@ class BookOfBusiness(Application[UUID]):
                                          reason=reason)
             changed = [cu for cu in touched.values() if cu.pending_events]
             if report.invalid and not skip_invalid:
-                self._forget_feed_customers(changed)
+                self.warm_customers.forget(changed)
                 return report
             try:
                 return write_feed(report, changed, self._commit, progress,
                                   CHUNK_EVENTS[self.settings.backend])
             except BaseException:
-                self._forget_feed_customers(changed)
+                self.warm_customers.forget(changed)
                 raise
-
-    def _feed_customers(self, rows: list[BalanceRow | InvalidRow]) -> dict[str, Customer]:
-        """The feed's customers, warm from the feed cache when still current.
-
-        One query checks the versions of every warm customer; one more reads
-        the streams of the rest. A customer changed by another process since
-        it was cached is read again, so decisions (unchanged or correction)
-        are taken on current state; a change racing the save still collides
-        on version and is refused, never lost.
-        """
-        numbers = sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)})
-        ids = {no: identity.customer_id(no) for no in numbers}
-        warm = {no: self._feed_cache[ids[no]] for no in numbers if ids[no] in self._feed_cache}
-        if warm:
-            versions = current_versions(self.recorder, [ids[no] for no in warm])
-            for no, customer in list(warm.items()):
-                if versions.get(customer.id) != customer.version:
-                    del warm[no]
-                    self._feed_cache.pop(customer.id, None)
-        cold = [ids[no] for no in numbers if no not in warm]
-        for stream_id, stored in stored_streams(self.recorder, cold).items():
-            aggregate: Any = None
-            for stored_event in stored:
-                aggregate = self.mapper.to_domain_event(stored_event).mutate(aggregate)  # type: ignore[attr-defined]
-            if isinstance(aggregate, Customer):
-                self._feed_cache[stream_id] = aggregate
-                warm[aggregate.customer_no] = aggregate
-        while len(self._feed_cache) > self.settings.aggregate_cache_size:
-            self._feed_cache.pop(next(iter(self._feed_cache)))
-        return warm
-
-    def _forget_feed_customers(self, customers: list[Customer]) -> None:
-        for customer in customers:
-            self._feed_cache.pop(customer.id, None)
-            self._evict(customer.id)
 
     # ---- time travel -------------------------------------------------------
 
@@ -539,6 +506,12 @@ class BookOfBusiness(Application[UUID]):
                 return
             yield from rows
             position = rows[-1].id + 1
+
+    @property
+    def events_table(self) -> str:
+        """The event store's table (read directly by projections and benchmarks)."""
+        table: str = getattr(self.recorder, "events_table_name")  # noqa: B009 - not on the Protocol
+        return table
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -25,6 +25,10 @@ class Settings:
     # Business "today" override, for demos and tests that replay a fixed calendar.
     today: date | None = None
     aggregate_cache_size: int = 5000
+    # Customers the balance feed keeps warm between imports (about 20 KB each per year
+    # of daily balances); fewer than the customers a feed touches makes every import
+    # re-read the rest from the store.
+    feed_cache_size: int = 50_000
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
@@ -36,6 +40,7 @@ class Settings:
                 database_url=env.get("RMBOOK_DATABASE_URL", DEFAULT_DATABASE_URL),
                 today=date.fromisoformat(today) if today else None,
                 aggregate_cache_size=int(env.get("RMBOOK_AGGREGATE_CACHE_SIZE", "5000")),
+                feed_cache_size=int(env.get("RMBOOK_FEED_CACHE_SIZE", "50000")),
             )
         except ValueError as e:
             raise SettingsError(f"bad RMBOOK_* setting: {e}") from e
@@ -48,6 +53,7 @@ class Settings:
         """The eventsourcing library's environment for this database URL."""
         env: dict[str, Any] = {
             "TRANSCODER_TOPIC": "application.transcoding:OrjsonTranscoder",
+            "MAPPER_TOPIC": "application.transcoding:EventMapper",
             "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
             "AGGREGATE_CACHE_FASTFORWARD": "y",
         }
@@ -58,7 +64,8 @@ class Settings:
             if not path:
                 raise SettingsError("sqlite URL must be sqlite:///path/to/file.db")
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=path,
-                       SQLITE_LOCK_TIMEOUT="30")
+                       SQLITE_LOCK_TIMEOUT="30",
+                       APPLICATION_RECORDER_TOPIC="application.recorders:BulkSQLiteRecorder")
         elif url.scheme in ("postgresql", "postgres"):
             query = parse_qs(url.query)
             env.update(
@@ -71,6 +78,7 @@ class Settings:
                 POSTGRES_POOL_SIZE="5",
                 POSTGRES_MAX_OVERFLOW="10",
                 POSTGRES_CONNECT_TIMEOUT="10",
+                APPLICATION_RECORDER_TOPIC="application.recorders:BulkPostgresRecorder",
             )
             if "schema" in query:
                 env["POSTGRES_SCHEMA"] = query["schema"][0]

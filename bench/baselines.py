@@ -111,7 +111,8 @@ class PlainApplication(Application[uuid.UUID]):
 def library_default(settings: Settings, rows: list[tuple[str, date, int, int]],
                     batch: int = 20_000) -> float:
     """Events/s for a plain eventsourcing Application saving the same balance events."""
-    env = {k: v for k, v in settings.eventsourcing_env().items() if k != "TRANSCODER_TOPIC"}
+    ours = ("TRANSCODER_TOPIC", "MAPPER_TOPIC", "APPLICATION_RECORDER_TOPIC")  # library defaults
+    env = {k: v for k, v in settings.eventsourcing_env().items() if k not in ours}
     env["AGGREGATE_CACHE_MAXSIZE"] = "0"
     app = PlainApplication(env=env)
     ledgers: dict[str, PlainLedger] = {}

@@ -110,7 +110,7 @@ def rebuild_all(settings: Settings, say: Say) -> dict[str, Any]:
     rebuild(projector)
     elapsed = time.perf_counter() - started
     rss = baselines.peak_rss_mib()
-    table = bank.recorder.events_table_name  # type: ignore[attr-defined]
+    table = bank.events_table
     projector.close()
     bank.close()
     say("baseline: bare driver read + JSON decode")

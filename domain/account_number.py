@@ -13,9 +13,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
+from domain.aggregate import BookAggregate
 
 
-class AccountNumber(Aggregate, created_event_name="Claimed"):
+class AccountNumber(BookAggregate, created_event_name="Claimed"):
     TOPIC = "rmbook/AccountNumber"
 
     class Event(Aggregate.Event):

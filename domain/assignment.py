@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
+from domain.aggregate import BookAggregate
 from domain.custody_rules import (
     book_must_stay_within_cap,
     claim_ratio_must_meet_floor,
@@ -66,7 +67,7 @@ class CustodyTerm:
         return Fraction(self.base_balance_days, self.base_days)
 
 
-class Assignment(Aggregate):
+class Assignment(BookAggregate):
     TOPIC = "rmbook/Assignment"
 
     class Event(Aggregate.Event):

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
+from domain.aggregate import BookAggregate
 from domain.dating import not_after_today, not_before
 from domain.errors import (
     AccountClosed,
@@ -78,8 +79,10 @@ class BalanceOutcome:
     CORRECTED = "corrected"
 
 
-class Customer(Aggregate):
+class Customer(BookAggregate):
     TOPIC = "rmbook/Customer"
+    _flat_containers = frozenset({"balances", "status_history", "services", "card_spending",
+                                  "repayment_defaults", "visits", "vip_grants"})
 
     class Event(Aggregate.Event):
         TOPIC = "rmbook/Customer/Event"

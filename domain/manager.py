@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
+from domain.aggregate import BookAggregate
 from domain.dating import not_after_today, not_before
 from domain.errors import InvalidInput, ManagerDeparted
 from domain.values import Grade, Role, Segment, check_band
@@ -32,8 +33,9 @@ class BookEntry:
         return self.since <= on and (self.until is None or on < self.until)
 
 
-class Manager(Aggregate):
+class Manager(BookAggregate):
     TOPIC = "rmbook/Manager"
+    _flat_containers = frozenset({"grades"})
 
     class Event(Aggregate.Event):
         TOPIC = "rmbook/Manager/Event"

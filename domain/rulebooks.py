@@ -13,11 +13,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import identity
+from domain.aggregate import BookAggregate
 from domain.errors import AlreadyExists, DateOutOfRange, InvalidInput
 from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
 
 
-class RulebookRegistry(Aggregate):
+class RulebookRegistry(BookAggregate):
     TOPIC = "rmbook/RulebookRegistry"
 
     class Event(Aggregate.Event):

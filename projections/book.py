@@ -64,7 +64,7 @@ class BookProjection(Projection):
             "kind TEXT NOT NULL, key TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no TEXT NOT NULL, "
             f"day TEXT NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
-            "PRIMARY KEY (customer_no, day))",
+            f"PRIMARY KEY (customer_no, day)){self.db.clustered}",
             f"CREATE TABLE IF NOT EXISTS {t('non_deposit')} (position {big} PRIMARY KEY, "
             f"customer_no TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, amount {big})",
             f"CREATE INDEX IF NOT EXISTS {t('non_deposit_c')} ON {t('non_deposit')} "
@@ -99,6 +99,9 @@ class BookProjection(Projection):
         self.streams: dict[str, tuple[str, str]] = {}
         self.new_streams: list[tuple[str, str, str]] = []
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
+        self.balances: dict[tuple[str, str], tuple[int, int]] = {}  # latest per day wins
+        self.visits: list[tuple[Any, ...]] = []
+        self.non_deposits: list[tuple[Any, ...]] = []
         self.dirty_customers: set[str] = set()
         self.dirty_managers: set[str] = set()
         self.bases_dirty: set[str] = set()
@@ -224,13 +227,10 @@ class BookProjection(Projection):
 
     def _balance(self, e: Envelope) -> None:
         customer_no = self.stream(e.originator_id)[1]
-        day = iso(e.on)
         s = e.state
-        self.statements.append((
-            f"INSERT INTO {self.table('balances')} VALUES (?,?,?,?) ON CONFLICT "
-            "(customer_no, day) DO UPDATE SET deposit=excluded.deposit, loan=excluded.loan",
-            (customer_no, day, s["deposit_fen"], s["loan_fen"])))
-        doc = self.customer(customer_no)
+        day = s["on"].isoformat()
+        self.balances[customer_no, day] = (s["deposit_fen"], s["loan_fen"])
+        doc = self.customers.get(customer_no) or self.customer(customer_no)
         for term in doc["chain"]:
             # Any balance up to the window's end can move the base: it is carried forward.
             if term["mode"] == "handover" and day <= term["base_end"]:
@@ -239,18 +239,13 @@ class BookProjection(Projection):
 
     def _non_deposit(self, e: Envelope) -> None:
         s = e.state
-        self.statements.append((
-            f"INSERT INTO {self.table('non_deposit')} VALUES (?,?,?,?,?) "
-            "ON CONFLICT (position) DO NOTHING",
-            (e.position, self.stream(e.originator_id)[1], iso(e.on), s["kind"], s["amount_fen"])))
+        self.non_deposits.append(
+            (e.position, self.stream(e.originator_id)[1], iso(e.on), s["kind"], s["amount_fen"]))
 
     def _visit(self, e: Envelope) -> None:
         s = e.state
-        self.statements.append((
-            f"INSERT INTO {self.table('visits')} VALUES (?,?,?,?,?,?) "
-            "ON CONFLICT (position) DO NOTHING",
-            (e.position, self.stream(e.originator_id)[1], s["staff_no"], iso(e.on), s["channel"],
-             s["purpose"])))
+        self.visits.append((e.position, self.stream(e.originator_id)[1], s["staff_no"],
+                            iso(e.on), s["channel"], s["purpose"]))
 
     def _status(self, e: Envelope) -> None:
         self._customer_of(e)["status"].append([iso(e.on), e.state["status"], e.state["previous"]])
@@ -416,8 +411,20 @@ class BookProjection(Projection):
     # ---- writing -------------------------------------------------------------
 
     def flush(self) -> None:
-        self.db.executemany(f"INSERT INTO {self.table('streams')} VALUES (?,?,?) "
-                            "ON CONFLICT (stream_id) DO NOTHING", self.new_streams)
+        t, db = self.table, self.db
+        db.insert_rows(t("streams"), ("stream_id", "kind", "key"), self.new_streams,
+                       key=("stream_id",))
+        db.insert_rows(t("balances"), ("customer_no", "day", "deposit", "loan"),
+                       [(no, day, deposit, loan)
+                        for (no, day), (deposit, loan) in self.balances.items()],
+                       key=("customer_no", "day"), update=("deposit", "loan"))
+        db.insert_rows(t("visits"), ("position", "customer_no", "staff_no", "day", "channel",
+                                     "purpose"), self.visits, key=("position",))
+        db.insert_rows(t("non_deposit"), ("position", "customer_no", "day", "kind", "amount"),
+                       self.non_deposits, key=("position",))
+        self.balances.clear()
+        self.visits.clear()
+        self.non_deposits.clear()
         self._run_statements()
         for customer_no in sorted(self.bases_dirty):
             self._recompute_bases(customer_no)

@@ -5,16 +5,19 @@ rebuild reads millions of rows; old event shapes are upcast with the event
 class's own `upcast_vN_vN+1` methods, exactly as the write side would. Rows
 are read straight from the event table (one statement per batch) and each
 batch is decoded once for every projection that follows it.
+
+The recorded instant (`timestamp`) stays the ISO text it is stored as: most
+projections never look at it, and parsing millions of them was a measurable
+share of a rebuild; `recorded_at` parses it on demand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, NamedTuple
 
+import orjson
 from eventsourcing.utils import resolve_topic
 
 import domain.account_number
@@ -22,16 +25,22 @@ import domain.assignment
 import domain.customer
 import domain.manager
 import domain.rulebooks  # noqa: F401 - registers every explicit topic before decoding
-from application.transcoding import decode_state
+from application.bulk_reads import stream_key
+from application.transcoding import decode_state, parse_date
+from projections.db import ViewDatabase
+
+__all__ = ["Envelope", "RawRow", "envelope", "read", "read_raw", "stream", "stream_key",
+           "upcast"]
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
+    """One stored event, decoded (a named tuple: a rebuild makes millions)."""
+
     position: int
-    originator_id: str  # the stream id as stored (hex on SQLite, uuid text on PostgreSQL)
+    originator_id: str  # the stream id as 32 hex digits, on both backends
     version: int
     topic: str
-    state: dict[str, Any]
+    state: dict[str, Any]  # `timestamp` left as its stored ISO text
     raw: bytes
     kind: str  # 'Customer/BalanceRecorded' from 'rmbook/Customer/BalanceRecorded'
 
@@ -42,8 +51,7 @@ class Envelope:
 
     @property
     def recorded_at(self) -> datetime:
-        value: datetime = self.state["timestamp"]
-        return value
+        return datetime.fromisoformat(self.state["timestamp"])
 
 
 _class_versions: dict[str, tuple[int, Any]] = {}
@@ -73,24 +81,52 @@ def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+_kinds: dict[str, str] = {}
+
+
 def _kind(topic: str) -> str:
-    return topic[7:] if topic.startswith("rmbook/") else topic
+    found = _kinds.get(topic)
+    if found is None:
+        found = _kinds[topic] = topic[7:] if topic.startswith("rmbook/") else topic
+    return found
 
 
-def stream_key(stream: Any) -> str:
-    """One spelling of a stream id on both backends: 32 hex digits."""
-    return stream.hex if isinstance(stream, UUID) else str(stream).replace("-", "")
+def _decode(raw: bytes) -> dict[str, Any]:
+    """The stored state with tagged values decoded, except the recorded instant.
+
+    Nearly every event carries exactly two tagged values, its business date `on` and
+    its recorded instant; those are handled without walking the state. Anything else
+    tagged (counted in the raw bytes) takes the general decoder."""
+    state = orjson.loads(raw)
+    if type(state) is not dict:
+        return _decode_all(raw)
+    tags = raw.count(b'"_type_"')
+    instant = state.get("timestamp")
+    if type(instant) is dict and instant.get("_type_") == "datetime_iso":
+        state["timestamp"] = instant["_data_"]
+        tags -= 1
+    on = state.get("on")
+    if type(on) is dict and on.get("_type_") == "date_iso":
+        state["on"] = parse_date(on["_data_"])
+        tags -= 1
+    return state if tags == 0 else _decode_all(raw)
+
+
+def _decode_all(raw: bytes) -> dict[str, Any]:
+    state: dict[str, Any] = decode_state(raw)
+    if isinstance(state.get("timestamp"), datetime):
+        state["timestamp"] = state["timestamp"].isoformat()
+    return state
 
 
 def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -> Envelope:
-    state = decode_state(raw)
+    state = _decode(raw)
     if "class_version" in state or _class_version(topic)[0] > 1:
         state = upcast(topic, state)
     return Envelope(position, stream_key(stream), version, topic, state, raw, _kind(topic))
 
 
-@dataclass(frozen=True, slots=True)
-class RawRow:
+class RawRow(NamedTuple):
     position: int
     originator_id: Any
     version: int
@@ -98,39 +134,36 @@ class RawRow:
     raw: bytes
 
 
-def read(recorder: Any, after: int, limit: int, stop: int | None = None) -> list[Envelope]:
+def read(db: ViewDatabase, table: str, after: int, limit: int,
+         stop: int | None = None) -> list[Envelope]:
     """The next `limit` events after position `after` (up to `stop`), decoded."""
-    return [envelope(r.position, r.originator_id, r.version, r.topic, r.raw)
-            for r in read_raw(recorder, after, limit, stop)]
+    return [envelope(*r) for r in read_raw(db, table, after, limit, stop)]
 
 
-def read_raw(recorder: Any, after: int, limit: int, stop: int | None = None) -> list[RawRow]:
-    """The next `limit` stored rows after position `after` (up to `stop`), undecoded."""
-    table = recorder.events_table_name
-    datastore = recorder.datastore
-    if hasattr(datastore, "schema"):  # PostgreSQL
-        position, source, mark = "notification_id", f'"{datastore.schema}"."{table}"', "%s"
-    else:
-        position, source, mark = "rowid", table, "?"
+def read_raw(db: ViewDatabase, table: str, after: int, limit: int,
+             stop: int | None = None) -> list[RawRow]:
+    """The next `limit` stored rows of the event table `table` after position `after` (up to
+    `stop`), undecoded. Read on the view database's own connection: plain tuples, no
+    per-row dictionaries, and the same snapshot rules as the views it feeds."""
+    position = "notification_id" if db.backend == "postgres" else "rowid"
     statement = (f"SELECT {position}, originator_id, originator_version, topic, state "
-                 f"FROM {source} WHERE {position} > {mark}")
+                 f"FROM {table} WHERE {position} > ?")
     params: list[Any] = [after]
     if stop is not None:
-        statement += f" AND {position} <= {mark}"
+        statement += f" AND {position} <= ?"
         params.append(stop)
-    statement += f" ORDER BY 1 LIMIT {mark}"
+    statement += " ORDER BY 1 LIMIT ?"
     params.append(limit)
-    with datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, params)
-        # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
-        rows = [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
-    return [RawRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    rows = db.fetchall(statement, params)
+    if db.backend == "postgres":
+        return [RawRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [RawRow(*r) for r in rows]
 
 
-def stream(recorder: Any, after: int = 0, batch: int = 2000,
+def stream(db: ViewDatabase, table: str, after: int = 0, batch: int = 2000,
            stop: int | None = None) -> Iterator[list[Envelope]]:
     while True:
-        envelopes = read(recorder, after, batch, stop)
+        envelopes = read(db, table, after, batch, stop)
         if not envelopes:
             return
         yield envelopes

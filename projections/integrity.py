@@ -7,12 +7,12 @@ altered, removed or reordered — is named; everything before it is intact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from projections.audit import GENESIS, link
-from projections.db import ViewDatabase
-from projections.envelopes import read_raw, stream_key
+from projections.audit import GENESIS, HASH_SIZE, AuditProjection, link
+from projections.envelopes import RawRow, read_raw, stream_key
 
 
 @dataclass
@@ -26,37 +26,41 @@ class Verification:
                 "first_bad_position": self.first_bad_position}
 
 
-def verify(recorder: Any, db: ViewDatabase, chain_table: str, batch: int = 5000) -> Verification:
+def _recorded_links(audit: AuditProjection) -> Iterator[tuple[int, bytes]]:
+    for positions, hashes in audit.chain_blocks():
+        for i, position in enumerate(positions):
+            yield position, hashes[i * HASH_SIZE:(i + 1) * HASH_SIZE]
+
+
+def _stored_rows(audit: AuditProjection, batch: int) -> Iterator[RawRow]:
+    after = 0
+    while True:
+        rows = read_raw(audit.db, audit.events_table, after, batch)
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].position
+
+
+def verify(audit: AuditProjection, batch: int = 20_000) -> Verification:
     """Walk stored rows and recorded links side by side, in position order."""
     previous = GENESIS
     checked = 0
-    after = 0
-    while True:
-        rows = envelopes_rows(recorder, after, batch)
-        hashed = db.fetchall(f"SELECT position, hash FROM {chain_table} WHERE position > ? "
-                             "ORDER BY position LIMIT ?", (after, batch))
-        if not rows:
-            # Links recorded for rows that no longer exist: history was cut short.
-            return Verification(not hashed, checked, hashed[0][0] if hashed else None)
-        for (position, stream, version, topic, state), link_row in zip(
-                rows, [*hashed, *([None] * (len(rows) - len(hashed)))], strict=False):
-            if link_row is None:
-                # Not yet hashed by the audit projection: nothing seen so far was wrong.
-                return Verification(True, checked, None)
-            if link_row[0] != position:
-                # A row missing (or inserted) here: the lower position is where they part.
-                return Verification(False, checked, min(link_row[0], position))
-            previous = link(previous, position, stream_key(stream), version, topic, state)
-            if bytes(link_row[1]) != previous:
-                return Verification(False, checked, position)
-            checked += 1
-        after = rows[-1][0]
-        if len(hashed) > len(rows) and len(rows) < batch:
-            # Rows gone from the end of history.
-            return Verification(False, checked, hashed[len(rows)][0])
-
-
-def envelopes_rows(recorder: Any, after: int, limit: int) -> list[tuple[int, Any, int, str, bytes]]:
-    """Stored rows after a position, undecoded: (position, stream, version, topic, state)."""
-    return [(e.position, e.originator_id, e.version, e.topic, e.raw)
-            for e in read_raw(recorder, after, limit)]
+    links = _recorded_links(audit)
+    for row in _stored_rows(audit, batch):
+        recorded = next(links, None)
+        if recorded is None:
+            # Not yet hashed by the audit projection: nothing seen so far was wrong.
+            return Verification(True, checked, None)
+        position, recorded_hash = recorded
+        if position != row.position:
+            # A row missing (or inserted) here: the lower position is where they part.
+            return Verification(False, checked, min(position, row.position))
+        previous = link(previous, row.position, stream_key(row.originator_id), row.version,
+                        row.topic, row.raw)
+        if recorded_hash != previous:
+            return Verification(False, checked, row.position)
+        checked += 1
+    leftover = next(links, None)
+    # Links recorded for rows that no longer exist: history was cut short.
+    return Verification(leftover is None, checked, leftover[0] if leftover else None)

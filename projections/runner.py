@@ -17,7 +17,6 @@ from typing import Any
 
 from application.service import BookOfBusiness
 from application.settings import postgres_connection
-from domain.rulebook import RulebookHistory
 from projections import envelopes
 from projections.audit import AuditProjection
 from projections.base import Projection
@@ -77,7 +76,7 @@ class Projector:
                                             generation.what_if, generation.adopt_until)
             elif generation.name == "audit":
                 projection = AuditProjection(self.db, generation.generation,
-                                             RulebookHistory.of([self.bank.builtin]))
+                                             self.bank.events_table)
             else:
                 raise KeyError(f"unknown projection {generation.name!r}; known: {', '.join(NAMES)}")
             found = self._instances[generation.generation] = projection
@@ -127,7 +126,8 @@ class Projector:
         events were read (0 when caught up).
         """
         after = min(g.position for g in generations)
-        rows = envelopes.read(self.bank.recorder, after, self.batch_size, stop)
+        rows = envelopes.read(self.db, self.bank.events_table, after,
+                              self.batch_size, stop)
         if not rows:
             return 0
         to = rows[-1].position

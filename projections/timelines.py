@@ -1,15 +1,87 @@
-"""Timelines (DOMAIN §9): every event about a customer, manager or branch, in order."""
+"""Timelines (DOMAIN §9): every event about a customer, manager or branch, in order.
+
+Read from the event store itself, a page at a time: the events of the
+subject's own streams (its customer and custody streams, or its manager
+stream; for a branch, every stream of the branch) merged with the events that
+mention it (the audit projection's `mentions`). Summaries and the rulebook
+version in force are worked out here, for the page only (ADR 0011).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from application.transcoding import decode_state
+import orjson
+
+from application.service import builtin_rulebook
+from domain.rulebook import RulebookHistory, parse_rulebook
 from projections.audit import AuditProjection
+from projections.envelopes import Envelope, envelope
+from projections.summaries import summarize
 
 COLUMNS = ("position", "recorded_at", "effective_on", "type", "actor", "reason",
            "rulebook_version", "summary", "data")
+
+
+class _Source:
+    """The event rows of one subject, in position order."""
+
+    def __init__(self, audit: AuditProjection, subject: str) -> None:
+        self.audit = audit
+        self.db = audit.db
+        self.subject = subject
+        t = audit.table
+        postgres = self.db.backend == "postgres"
+        self.position = "notification_id" if postgres else "rowid"
+        stream = "stream_id::uuid" if postgres else "stream_id"
+        events = audit.events_table
+        columns = f"{self.position}, originator_id, originator_version, topic, state"
+        if subject.startswith("branch:"):
+            # Scan the sequence in order and keep the branch's streams (`+` stops SQLite
+            # from walking the stream index and sorting a whole branch for one page).
+            own = "" if postgres else "+"
+            self.streams_sql = (f"SELECT {columns} FROM {events} WHERE {self.position} > ? "
+                                f"AND {own}originator_id IN (SELECT {stream} FROM {t('names')} "
+                                f"WHERE branch = ?) ORDER BY {self.position} LIMIT ?")
+            self.key = subject[len("branch:"):]
+        else:
+            self.streams_sql = (f"SELECT {columns} FROM {events} WHERE {self.position} > ? "
+                                f"AND originator_id IN (SELECT {stream} FROM {t('names')} "
+                                f"WHERE subject = ?) ORDER BY {self.position} LIMIT ?")
+            self.key = subject
+        self.mentions_sql = (f"SELECT e.{self.position}, e.originator_id, e.originator_version, "
+                             f"e.topic, e.state FROM {t('mentions')} m JOIN {events} e ON "
+                             f"e.{self.position} = m.position WHERE m.subject = ? AND "
+                             f"m.position > ? ORDER BY m.position LIMIT ?")
+
+    def page(self, after: int, limit: int) -> list[Envelope]:
+        rows = [*self.db.fetchall(self.streams_sql, (after, self.key, limit)),
+                *self.db.fetchall(self.mentions_sql, (self.subject, after, limit))]
+        unique = {row[0]: row for row in rows}
+        return [envelope(p, r[1], r[2], r[3], bytes(r[4]))
+                for p, r in sorted(unique.items())[:limit]]
+
+
+class _RulebooksAt:
+    """The rulebook in force on a business date, as published up to an event's position."""
+
+    def __init__(self, audit: AuditProjection) -> None:
+        rows = audit.db.fetchall(f"SELECT position, doc FROM {audit.table('rulebooks')} "
+                                 "ORDER BY position")
+        self.published = [(position, parse_rulebook(orjson.loads(doc))) for position, doc in rows]
+        self.builtin = builtin_rulebook()
+        self.histories: dict[int, RulebookHistory] = {}
+
+    def version(self, position: int, on: Any) -> str | None:
+        if on is None:
+            return None
+        count = sum(1 for published_at, _ in self.published if published_at <= position)
+        history = self.histories.get(count)
+        if history is None:
+            history = self.histories[count] = RulebookHistory.of(
+                [self.builtin, *(r for _, r in self.published[:count])])
+        return history.effective_on(on).version
 
 
 def timeline(audit: AuditProjection, subject: str, *, known_at: datetime | None = None,
@@ -19,27 +91,36 @@ def timeline(audit: AuditProjection, subject: str, *, known_at: datetime | None 
     Paginated by position: pass the returned `next_after` to get the next page.
     `known_at` hides events recorded after that instant (what the store knew then).
     """
-    t = audit.table
-    params: list[Any] = [subject, after]
-    where = "s.subject=? AND s.position>?"
-    if known_at is not None:
-        where += " AND e.recorded_at<=?"
-        params.append(known_at.astimezone(UTC).isoformat())
-    params.append(limit + 1)
-    rows = audit.db.fetchall(
-        f"SELECT e.position, e.recorded_at, e.effective_on, e.type, e.actor, e.reason, "
-        f"e.rulebook_version, e.summary, e.data FROM {t('subjects')} s JOIN {t('events')} e "
-        f"ON e.position = s.position WHERE {where} ORDER BY s.position LIMIT ?", params)
-    events = []
-    for row in rows[:limit]:
-        event = dict(zip(COLUMNS, row, strict=True))
-        event["data"] = _public(decode_state(bytes(event["data"])))
-        events.append(event)
-    more = len(rows) > limit
+    source = _Source(audit, subject)
+    rulebooks = _RulebooksAt(audit)
+    found: list[Envelope] = []
+    cursor = after
+    want = limit + 1  # one more than a page tells whether another page follows
+    while len(found) < want:
+        page = source.page(cursor, max(want, 200))
+        if not page:
+            break
+        cursor = page[-1].position
+        if known_at is not None:
+            page = [e for e in page if e.recorded_at <= known_at]
+        found.extend(page)
+    events = [_row(e, rulebooks) for e in found[:limit]]
+    more = len(found) > limit
     return {"subject": subject, "events": events,
             "next_after": events[-1]["position"] if more and events else None}
 
 
-def _public(state: dict[str, Any]) -> dict[str, Any]:
-    """The event's own fields (the library's bookkeeping left out)."""
-    return {k: v for k, v in state.items() if k not in ("timestamp", "originator_topic")}
+def _row(e: Envelope, rulebooks: _RulebooksAt) -> dict[str, Any]:
+    state = e.state
+    on = state.get("on")
+    return {
+        "position": e.position,
+        "recorded_at": datetime.fromisoformat(state["timestamp"]).astimezone(UTC).isoformat(),
+        "effective_on": on.isoformat() if on is not None else None,
+        "type": e.kind,
+        "actor": state.get("actor"),
+        "reason": state.get("reason"),
+        "rulebook_version": rulebooks.version(e.position, on),
+        "summary": summarize(e.kind, state),
+        "data": {k: v for k, v in state.items() if k not in ("timestamp", "originator_topic")},
+    }

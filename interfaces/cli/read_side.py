@@ -422,7 +422,7 @@ def audit_verify(as_json: AsJson = False) -> None:
     """Check stored history against the hash chain; name the first position that differs."""
     with projector() as p:
         audit = audit_projection(p)
-        result = verify(p.bank.recorder, p.db, audit.table("chain"))
+        result = verify(audit)
     if as_json:
         render.print_json(result.as_dict())
     else:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from application.service import BookOfBusiness
+from projections.audit import AuditProjection
 from projections.integrity import Verification, verify
 from projections.replay import audit_projection
 from projections.runner import Projector
@@ -57,12 +58,14 @@ def history(app: BookOfBusiness) -> dict[str, int]:
 
 def check(read_side: Projector) -> Verification:
     audit = audit_projection(read_side)  # caught up
-    return verify(read_side.bank.recorder, read_side.db, audit.table("chain"))
+    return verify(audit)
 
 
-def chain_table(read_side: Projector) -> str:
-    """The serving audit generation's chain, without catching up first."""
-    return read_side.instance(active(read_side, "audit")).table("chain")
+def serving_audit(read_side: Projector) -> AuditProjection:
+    """The serving audit generation, without catching up first."""
+    audit = read_side.instance(active(read_side, "audit"))
+    assert isinstance(audit, AuditProjection)
+    return audit
 
 
 def tamper(app: BookOfBusiness, database_url: str, backend: str, sql_sqlite: str,
@@ -163,7 +166,7 @@ def test_a_deleted_last_event_is_named(app: BookOfBusiness, database_url: str,
     with projector(app) as read_side:
         assert check(read_side).ok
         delete(app, database_url, backend, last)
-        result = verify(app.recorder, read_side.db, chain_table(read_side))
+        result = verify(serving_audit(read_side))
     assert (result.ok, result.first_bad_position) == (False, last)
 
 
@@ -173,5 +176,5 @@ def test_events_not_yet_hashed_are_not_a_failure(app: BookOfBusiness) -> None:
     with projector(app) as read_side:
         seen = check(read_side).checked
         register(app, "M3")  # not projected yet
-        result = verify(app.recorder, read_side.db, chain_table(read_side))
+        result = verify(serving_audit(read_side))
     assert result.as_dict() == {"ok": True, "checked": seen, "first_bad_position": None}

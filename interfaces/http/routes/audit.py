@@ -45,5 +45,4 @@ def manager_timeline(staff_no: StaffNoPath, principal: Auditor, bank: Bank, proj
 @router.get("/audit/verify", response_model=responses.VerifyOut, responses=for_read(),
             summary="Check stored history against the hash chain")
 def audit_verify(_principal: Auditor, projector: ReadSide) -> dict[str, Any]:
-    audit = audit_projection(projector)
-    return verify(projector.bank.recorder, projector.db, audit.table("chain")).as_dict()
+    return verify(audit_projection(projector)).as_dict()

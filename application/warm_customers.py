@@ -1,0 +1,71 @@
+"""The balance feed's warm customers: kept in memory between imports, always current.
+
+A nightly feed touches most customers every day, and a customer's stream
+grows by a balance a day, so reading each one from the store per import would
+cost more as the year goes on. The feed keeps its customers and remembers the
+position in the global sequence up to which they are known current. Before an
+import it reads only what was stored since then — (stream, version) pairs — and
+drops every warm customer that moved beyond the version it holds (another
+process wrote to it). Its own writes move no one: their versions are the
+ones held. So freshness costs one pass over the events written since the last
+import, whatever the size of the store (ADR 0010).
+
+Correctness never rests on the cache: a change that races a save collides on
+(stream, version) in the store and the import is refused, never lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from application.bulk_reads import moved_since, stored_streams, stream_key
+from domain import identity
+from domain.customer import Customer
+
+
+class WarmCustomers:
+    def __init__(self, recorder: Any, mapper: Any, limit: int) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.limit = limit
+        self.customers: dict[str, Customer] = {}  # stream key → customer
+        self.current_to = 0  # every event up to this position is reflected above
+
+    def get(self, numbers: list[str]) -> dict[str, Customer]:
+        """The customers of `numbers` that exist, by customer_no, current as of now."""
+        self._catch_up()
+        keys = {no: identity.customer_id(no) for no in numbers}
+        found: dict[str, Customer] = {}
+        cold = []
+        for no, stream in keys.items():
+            customer = self.customers.get(stream.hex)
+            if customer is None:
+                cold.append(stream)
+            else:
+                found[no] = customer
+        for stream, stored in stored_streams(self.recorder, cold).items():
+            aggregate: Any = None
+            for stored_event in stored:
+                aggregate = self.mapper.to_domain_event(stored_event).mutate(aggregate)
+            if isinstance(aggregate, Customer):
+                self.customers[stream.hex] = aggregate
+                found[aggregate.customer_no] = aggregate
+        while len(self.customers) > self.limit:  # oldest first: dicts keep insertion order
+            self.customers.pop(next(iter(self.customers)))
+        return found
+
+    def _catch_up(self) -> None:
+        head = self.recorder.max_notification_id() or 0
+        if not self.customers:
+            self.current_to = head
+            return
+        for stream, version in moved_since(self.recorder, self.current_to, head):
+            customer = self.customers.get(stream)
+            if customer is not None and version > customer.version:
+                del self.customers[stream]
+        self.current_to = head
+
+    def forget(self, customers: list[Customer]) -> None:
+        """Drop customers whose in-memory changes were not stored (refused or failed)."""
+        for customer in customers:
+            self.customers.pop(stream_key(customer.id), None)

@@ -1,0 +1,105 @@
+"""The bulk write path on both backends (ADR 0010).
+
+Large batches go through one `executemany` (SQLite) or a binary `COPY` (PostgreSQL):
+the positions they report are the positions stored, in order; a clash on (stream,
+version) still refuses the whole batch; and the balance feed's warm customers notice
+a write made by another process before deciding anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from application import commands as c
+from application.recorders import COPY_FROM
+from application.service import BookOfBusiness
+from domain.errors import ConcurrencyConflict
+from tests.projection_support import onboard
+
+pytestmark = pytest.mark.integration
+
+
+def stored(n: int, stream: object | None = None) -> list[StoredEvent]:
+    stream = stream or uuid4()
+    return [StoredEvent(originator_id=stream, originator_version=v, topic="test/Thing",  # type: ignore[arg-type]
+                        state=b'{"n":%d}' % v) for v in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("size", [1, COPY_FROM - 1, COPY_FROM, 5000])
+def test_reported_positions_are_the_stored_positions(app: BookOfBusiness, size: int) -> None:
+    onboard(app, "X")  # something before, so positions do not start at 1
+    before = app.max_position()
+    events = stored(size)
+    positions = app.recorder.insert_events(events)
+    assert positions is not None
+    assert list(positions) == list(range(before + 1, before + size + 1))
+    rows = app.recorder.select_notifications(before + 1, size + 1)
+    assert [(r.id, r.originator_version, r.state) for r in rows] == [
+        (p, e.originator_version, e.state) for p, e in zip(positions, events, strict=True)]
+
+
+def test_a_clash_refuses_the_whole_batch(app: BookOfBusiness) -> None:
+    stream = uuid4()
+    app.recorder.insert_events(stored(3, stream))
+    head = app.max_position()
+    clashing = [*stored(COPY_FROM * 2), *stored(3, stream)]  # version 1..3 again
+    with pytest.raises(IntegrityError):
+        app.recorder.insert_events(clashing)
+    assert app.max_position() == head
+    assert app.recorder.insert_events(stored(COPY_FROM))  # and the store still takes writes
+
+
+def feed(rows: list[tuple[str, date, str]]) -> bytes:
+    lines = ["customer_no,on,deposit,loan", *(f"{no},{on},{amount},0.00" for no, on, amount in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_warm_customers_see_another_process_write(make_app: Callable[..., BookOfBusiness]) -> None:
+    feed_process, api_process = make_app(), make_app()
+    for no in ("A", "B"):
+        onboard(feed_process, no)
+    first = feed_process.import_balances(feed([("A", date(2026, 1, 2), "10.00"),
+                                               ("B", date(2026, 1, 2), "20.00")]))
+    assert (first.recorded, first.corrections) == (2, 0)
+    # Another process corrects A's balance; the feed process holds A warm at the old version.
+    api_process.record_balance(c.RecordBalance(customer_no="A", on=date(2026, 1, 2),
+                                               deposit="11.00", loan="0.00", actor="ops"))
+    again = feed_process.import_balances(feed([("A", date(2026, 1, 2), "11.00"),
+                                               ("B", date(2026, 1, 2), "20.00")]))
+    assert (again.recorded, again.unchanged, again.corrections) == (0, 2, 0)
+    assert again.written is False
+    third = feed_process.import_balances(feed([("A", date(2026, 1, 3), "12.00")]))
+    assert third.recorded == 1
+    assert feed_process.customer("A").balances[date(2026, 1, 3)] == (1200, 0)
+
+
+def test_a_write_racing_the_feed_is_refused_not_lost(
+        make_app: Callable[..., BookOfBusiness], monkeypatch: pytest.MonkeyPatch) -> None:
+    feed_process, api_process = make_app(), make_app()
+    onboard(feed_process, "A")
+    feed_process.import_balances(feed([("A", date(2026, 1, 2), "10.00")]))
+    warm_get = feed_process.warm_customers.get
+
+    def get_then_race(numbers: list[str]) -> object:
+        found = warm_get(numbers)  # checked fresh … then another process writes
+        api_process.record_balance(c.RecordBalance(customer_no="A", on=date(2026, 1, 5),
+                                                   deposit="50.00", loan="0.00", actor="ops"))
+        return found
+
+    monkeypatch.setattr(feed_process.warm_customers, "get", get_then_race)
+    with pytest.raises(ConcurrencyConflict):
+        feed_process.import_balances(feed([("A", date(2026, 1, 3), "30.00")]))
+    monkeypatch.undo()
+    retried = feed_process.import_balances(feed([("A", date(2026, 1, 3), "30.00")]))
+    assert retried.recorded == 1
+    balances = feed_process.customer("A").balances
+    assert (balances[date(2026, 1, 3)], balances[date(2026, 1, 5)]) == ((3000, 0), (5000, 0))
+    recorded = [e.timestamp for e in feed_process.events.get(feed_process.customer("A").id)]
+    assert recorded == sorted(recorded)
+    assert all(t.tzinfo is UTC or t.utcoffset() is not None for t in recorded)
+    assert datetime.now(UTC) >= recorded[-1]
