@@ -50,8 +50,8 @@ def stream_key(stream: Any) -> str:
 
 
 def moved_since(recorder: Any, after: int, upto: int,
-                chunk: int = 50_000) -> Iterator[tuple[str, int]]:
-    """(stream key, version) of every event stored at positions after `after` up to `upto`."""
+                chunk: int = 50_000) -> Iterator[tuple[int, str, int]]:
+    """(position, stream key, version) of every event stored after `after` up to `upto`."""
     table = recorder.events_table_name
     datastore = recorder.datastore
     if hasattr(datastore, "schema"):  # PostgreSQL
@@ -68,9 +68,31 @@ def moved_since(recorder: Any, after: int, upto: int,
                     for r in cursor.fetchall()]
         if not rows:
             return
-        for _position, stream, version in rows:
-            yield stream_key(stream), version
+        for position, stream, version in rows:
+            yield position, stream_key(stream), version
         after = rows[-1][0]
+
+
+def stored_at(recorder: Any, positions: Sequence[int]) -> list[StoredEvent]:
+    """The stored events at these positions, in position order."""
+    table = recorder.events_table_name
+    datastore = recorder.datastore
+    found: list[StoredEvent] = []
+    for i in range(0, len(positions), CHUNK):
+        chunk = positions[i:i + CHUNK]
+        if hasattr(datastore, "schema"):  # PostgreSQL
+            statement = (f'SELECT notification_id, originator_id, originator_version, topic, '
+                         f'state FROM "{datastore.schema}"."{table}" WHERE notification_id '
+                         f'IN ({",".join(["%s"] * len(chunk))})')
+        else:
+            statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
+                         f"FROM {table} WHERE rowid IN ({','.join('?' * len(chunk))})")
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, list(chunk))
+            rows = sorted(tuple(r.values()) if isinstance(r, dict) else tuple(r)
+                          for r in cursor.fetchall())
+        found += [StoredEvent(_uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+    return found
 
 
 def stored_streams(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

@@ -7,14 +7,15 @@ in one transaction. A refusal raises before anything is saved.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -56,6 +57,26 @@ from domain.rules.base_window import Base
 from domain.values import Basis, ReassignmentMode, Segment, basis_for
 
 A = TypeVar("A", bound=Aggregate)
+P = ParamSpec("P")
+R = TypeVar("R")
+CONFLICT_ATTEMPTS = 3
+
+
+def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
+    """A command that lost a race with another writer wrote nothing (one transaction), so
+    it runs again on fresh state; only a third loss in a row reaches the caller as 409."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return command(*args, **kwargs)
+            except ConcurrencyConflict:
+                continue
+        return command(*args, **kwargs)
+
+    return run
+BRANCHES_REMEMBERED = 200_000  # customers' and managers' branches kept in memory
 
 
 def builtin_rulebook() -> Rulebook:
@@ -85,6 +106,7 @@ class BookOfBusiness(Application[UUID]):
         self.warm_customers = WarmCustomers(self.recorder, self.mapper,
                                             self.settings.feed_cache_size)
         self._feed_lock = threading.Lock()
+        self._branches: dict[tuple[str, str], str] = {}
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -96,7 +118,8 @@ class BookOfBusiness(Application[UUID]):
         """Load an aggregate. `read_only` skips the cache's defensive deep copy: only for
         callers that never change the object (a copy costs milliseconds on big books)."""
         try:
-            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
+            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only,
+                                                 projector_func=mutate_in_turn)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found", field=field) from None
         if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced per kind
@@ -111,6 +134,29 @@ class BookOfBusiness(Application[UUID]):
         return self._get(Manager, identity.manager_id(staff_no), f"manager {staff_no}", field,
                          read_only)
 
+    def branch_of_customer(self, customer_no: str) -> str | None:
+        """The customer's branch, or None if there is no such customer. A branch never
+        changes (no event moves a customer), so it is remembered once known: scoping every
+        API read would otherwise load the customer's whole history."""
+        return self._branch_of("customer", customer_no,
+                               lambda: self.customer(customer_no, read_only=True).branch)
+
+    def branch_of_manager(self, staff_no: str) -> str | None:
+        return self._branch_of("manager", staff_no,
+                               lambda: self.manager(staff_no, read_only=True).branch)
+
+    def _branch_of(self, kind: str, key: str, load: Callable[[], str]) -> str | None:
+        found = self._branches.get((kind, key))
+        if found is None:
+            try:
+                found = load()
+            except NotFound:
+                return None
+            if len(self._branches) > BRANCHES_REMEMBERED:
+                self._branches.clear()
+            self._branches[kind, key] = found
+        return found
+
     def assignment(self, customer_no: str) -> Assignment | None:
         try:
             return self._get(Assignment, identity.assignment_id(customer_no), "", "customer_no")
@@ -119,7 +165,8 @@ class BookOfBusiness(Application[UUID]):
 
     def rulebook_history(self) -> RulebookHistory:
         try:
-            registry: Any = self.repository.get(identity.RULEBOOKS_ID)
+            registry: Any = self.repository.get(identity.RULEBOOKS_ID,
+                                                projector_func=mutate_in_turn)
         except AggregateNotFoundError:
             return RulebookHistory.of([self.builtin])
         assert isinstance(registry, RulebookRegistry)
@@ -140,7 +187,10 @@ class BookOfBusiness(Application[UUID]):
         for event in events:
             object.__setattr__(event, "timestamp", stored_at)
         try:
-            recordings = self.events.put(events)
+            # The mapper and recorder of the event store, without building the library's
+            # per-event Recording objects: a position is all a write answers.
+            positions = self.recorder.insert_events(
+                [self.mapper.to_stored_event(event) for event in events])
         except (IntegrityError, RecordConflictError) as e:
             for aggregate in aggregates:
                 if aggregate is not None:
@@ -150,7 +200,7 @@ class BookOfBusiness(Application[UUID]):
             raise ConcurrencyConflict(
                 "the record was changed by someone else meanwhile; nothing was written, retry"
             ) from e
-        return max((r.notification.id for r in recordings), default=None)
+        return max(positions) if positions else None
 
     def _evict(self, aggregate_id: UUID) -> None:
         cache = self.repository.cache
@@ -160,6 +210,7 @@ class BookOfBusiness(Application[UUID]):
 
     # ---- managers ----------------------------------------------------------
 
+    @retried_on_conflict
     def register_manager(self, cmd: c.RegisterManager) -> Receipt:
         manager = Manager.register(
             staff_no=cmd.staff_no, name=cmd.name, branch=cmd.branch, role=cmd.role,
@@ -168,12 +219,14 @@ class BookOfBusiness(Application[UUID]):
         position = self._commit(manager, created=f"manager {cmd.staff_no} already exists")
         return Receipt(position, {"staff_no": cmd.staff_no})
 
+    @retried_on_conflict
     def change_grade(self, cmd: c.ChangeGrade) -> Receipt:
         manager = self.manager(cmd.staff_no)
         manager.change_grade(grade=cmd.grade, band=cmd.band, on=cmd.effective_on,
                              today=self.today(), actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(manager))
 
+    @retried_on_conflict
     def record_departure(self, cmd: c.RecordDeparture) -> Receipt:
         manager = self.manager(cmd.staff_no)
         manager.depart(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
@@ -182,6 +235,7 @@ class BookOfBusiness(Application[UUID]):
 
     # ---- customers ---------------------------------------------------------
 
+    @retried_on_conflict
     def onboard_customer(self, cmd: c.OnboardCustomer) -> Receipt:
         if cmd.marketed_by is not None:
             self.manager(cmd.marketed_by, "marketed_by", read_only=True)
@@ -193,6 +247,7 @@ class BookOfBusiness(Application[UUID]):
         position = self._commit(customer, created=f"customer {cmd.customer_no} already exists")
         return Receipt(position, {"customer_no": cmd.customer_no})
 
+    @retried_on_conflict
     def open_account(self, cmd: c.OpenAccount) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.open_account(account_no=cmd.account_no, type=cmd.type, currency=cmd.currency,
@@ -212,6 +267,7 @@ class BookOfBusiness(Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
+    @retried_on_conflict
     def close_account(self, cmd: c.CloseAccount) -> Receipt:
         customer = self.customer(cmd.customer_no)
         closing_on = customer.closing_date(cmd.account_no, cmd.on)
@@ -226,6 +282,7 @@ class BookOfBusiness(Application[UUID]):
                                          "customer closed")
         return Receipt(self._commit(*changed), {"customer_closed": closed})
 
+    @retried_on_conflict
     def close_customer(self, cmd: c.CloseCustomer) -> Receipt:
         customer = self.customer(cmd.customer_no)
         self._closure_after_custody(cmd.customer_no, cmd.on)
@@ -248,6 +305,7 @@ class BookOfBusiness(Application[UUID]):
         assignment.end(custodian=custodian, on=on, actor=actor, reason=reason)
         return [assignment, custodian]
 
+    @retried_on_conflict
     def grant_credit(self, cmd: c.GrantCredit) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.grant_credit(limit_fen=parse_amount(cmd.limit, field="limit"),
@@ -255,11 +313,13 @@ class BookOfBusiness(Application[UUID]):
                               reason=cmd.reason)
         return Receipt(self._commit(customer))
 
+    @retried_on_conflict
     def close_credit(self, cmd: c.CloseCredit) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.close_credit(on=cmd.on, today=self.today(), actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer))
 
+    @retried_on_conflict
     def record_balance(self, cmd: c.RecordBalance) -> Receipt:
         customer = self.customer(cmd.customer_no)
         outcome = customer.record_balance(
@@ -270,6 +330,7 @@ class BookOfBusiness(Application[UUID]):
         return Receipt(position, {"recorded": outcome != BalanceOutcome.UNCHANGED,
                                   "correction": outcome == BalanceOutcome.CORRECTED})
 
+    @retried_on_conflict
     def record_non_deposit(self, cmd: c.RecordNonDeposit) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.record_non_deposit(on=cmd.on, kind=cmd.kind,
@@ -277,18 +338,21 @@ class BookOfBusiness(Application[UUID]):
                                     today=self.today(), actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer))
 
+    @retried_on_conflict
     def change_status(self, cmd: c.ChangeStatus) -> Receipt:
         customer = self.customer(cmd.customer_no)
         changed = customer.change_status(status=cmd.status, on=cmd.on, today=self.today(),
                                          actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer) if changed else None, {"changed": changed})
 
+    @retried_on_conflict
     def sign_service(self, cmd: c.SignService) -> Receipt:
         customer = self.customer(cmd.customer_no)
         signed = customer.sign_service(service=cmd.service, on=cmd.on, today=self.today(),
                                        actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer) if signed else None, {"signed": signed})
 
+    @retried_on_conflict
     def record_card_spending(self, cmd: c.RecordCardSpending) -> Receipt:
         customer = self.customer(cmd.customer_no)
         month = date.fromisoformat(f"{cmd.month}-01")
@@ -297,18 +361,21 @@ class BookOfBusiness(Application[UUID]):
             actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer) if recorded else None, {"recorded": recorded})
 
+    @retried_on_conflict
     def grant_vip(self, cmd: c.GrantVip) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.grant_vip(level=cmd.level, approver=cmd.approver, on=cmd.on, today=self.today(),
                            actor=cmd.actor, reason=cmd.reason)
         return Receipt(self._commit(customer))
 
+    @retried_on_conflict
     def record_repayment_default(self, cmd: c.RecordRepaymentDefault) -> Receipt:
         customer = self.customer(cmd.customer_no)
         customer.record_repayment_default(on=cmd.on, today=self.today(), actor=cmd.actor,
                                           reason=cmd.reason)
         return Receipt(self._commit(customer))
 
+    @retried_on_conflict
     def log_visit(self, cmd: c.LogVisit) -> Receipt:
         customer = self.customer(cmd.customer_no)
         self.manager(cmd.staff_no, read_only=True)
@@ -342,6 +409,7 @@ class BookOfBusiness(Application[UUID]):
                                              held.credit_customer_on(on))
         return counted, True
 
+    @retried_on_conflict
     def assign(self, cmd: c.Assign) -> Receipt:
         customer = self.customer(cmd.customer_no)
         if self.assignment(cmd.customer_no) is not None:
@@ -365,6 +433,7 @@ class BookOfBusiness(Application[UUID]):
             raise
         return Receipt(position, self.custody(cmd.customer_no))
 
+    @retried_on_conflict
     def reassign(self, cmd: c.Reassign) -> Receipt:
         customer = self.customer(cmd.customer_no)
         assignment = self.assignment(cmd.customer_no)
@@ -408,9 +477,11 @@ class BookOfBusiness(Application[UUID]):
 
     # ---- rulebooks ---------------------------------------------------------
 
+    @retried_on_conflict
     def publish_rulebook(self, cmd: c.PublishRulebook) -> Receipt:
         try:
-            registry: RulebookRegistry = self.repository.get(identity.RULEBOOKS_ID)
+            registry: RulebookRegistry = self.repository.get(
+                identity.RULEBOOKS_ID, projector_func=mutate_in_turn)
         except AggregateNotFoundError:
             registry = RulebookRegistry(on=self.builtin.effective_from, actor=cmd.actor,
                                         reason="rulebook registry opened")
@@ -422,6 +493,7 @@ class BookOfBusiness(Application[UUID]):
 
     # ---- the balance feed ---------------------------------------------------
 
+    @retried_on_conflict
     def import_balances(self, data: bytes | str | list[BalanceRow | InvalidRow], *,
                         fmt: str | None = None, skip_invalid: bool = False, actor: str = "feed",
                         reason: str | None = None, progress: Progress | None = None
@@ -458,7 +530,8 @@ class BookOfBusiness(Application[UUID]):
         """The aggregate as the store knew it at `known_at` (recorded time), or now."""
         if known_at is None:
             try:
-                aggregate: Any = self.repository.get(aggregate_id)
+                aggregate: Any = self.repository.get(aggregate_id,
+                                                     projector_func=mutate_in_turn)
             except AggregateNotFoundError:
                 return None
             return aggregate if isinstance(aggregate, cls) else None
@@ -515,6 +588,14 @@ class BookOfBusiness(Application[UUID]):
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+def mutate_in_turn(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event runtime Protocol check (an
+    `isinstance` against a Protocol that cost more than the mutation itself)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def _basis(text: str, customer: Customer) -> Basis:

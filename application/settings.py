@@ -24,7 +24,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # Business "today" override, for demos and tests that replay a fixed calendar.
     today: date | None = None
-    aggregate_cache_size: int = 5000
+    # Aggregates a process keeps in memory (the library's repository cache): a command on
+    # a customer outside it reads the customer's whole history. Sized for a bank's book.
+    aggregate_cache_size: int = 50_000
     # Customers the balance feed keeps warm between imports (about 20 KB each per year
     # of daily balances); fewer than the customers a feed touches makes every import
     # re-read the rest from the store.
@@ -39,7 +41,7 @@ class Settings:
             return Settings(
                 database_url=env.get("RMBOOK_DATABASE_URL", DEFAULT_DATABASE_URL),
                 today=date.fromisoformat(today) if today else None,
-                aggregate_cache_size=int(env.get("RMBOOK_AGGREGATE_CACHE_SIZE", "5000")),
+                aggregate_cache_size=int(env.get("RMBOOK_AGGREGATE_CACHE_SIZE", "50000")),
                 feed_cache_size=int(env.get("RMBOOK_FEED_CACHE_SIZE", "50000")),
             )
         except ValueError as e:

@@ -4,11 +4,12 @@ A nightly feed touches most customers every day, and a customer's stream
 grows by a balance a day, so reading each one from the store per import would
 cost more as the year goes on. The feed keeps its customers and remembers the
 position in the global sequence up to which they are known current. Before an
-import it reads only what was stored since then — (stream, version) pairs — and
-drops every warm customer that moved beyond the version it holds (another
-process wrote to it). Its own writes move no one: their versions are the
-ones held. So freshness costs one pass over the events written since the last
-import, whatever the size of the store (ADR 0010).
+import it reads only what was stored since then — (stream, version) pairs —
+and brings every warm customer that moved beyond the version it holds (a
+visit logged, a correction made elsewhere) forward by applying just those
+events. Its own writes move no one: their versions are the ones held. So
+freshness costs one pass over the events written since the last import,
+whatever the size of the store (ADR 0010).
 
 Correctness never rests on the cache: a change that races a save collides on
 (stream, version) in the store and the import is refused, never lost.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.bulk_reads import moved_since, stored_streams, stream_key
+from application.bulk_reads import moved_since, stored_at, stored_streams, stream_key
 from domain import identity
 from domain.customer import Customer
 
@@ -59,10 +60,20 @@ class WarmCustomers:
         if not self.customers:
             self.current_to = head
             return
-        for stream, version in moved_since(self.recorder, self.current_to, head):
+        newer: list[int] = []
+        for position, stream, version in moved_since(self.recorder, self.current_to, head):
             customer = self.customers.get(stream)
             if customer is not None and version > customer.version:
-                del self.customers[stream]
+                newer.append(position)
+        for stored in stored_at(self.recorder, newer):
+            key = stream_key(stored.originator_id)
+            customer = self.customers.get(key)
+            if customer is None:
+                continue
+            try:
+                self.mapper.to_domain_event(stored).mutate(customer)
+            except Exception:  # out of order or not a customer event: read it afresh later
+                del self.customers[key]
         self.current_to = head
 
     def forget(self, customers: list[Customer]) -> None:

@@ -26,6 +26,9 @@ from eventsourcing.persistence import Transcoding
 from application.settings import Settings, postgres_connection
 
 Row = tuple[str, int, str, bytes]
+# Events per save for the plain Application: large, but on PostgreSQL the library's own
+# pipelined insert deadlocks (client and server both waiting) beyond a few thousand.
+LIBRARY_BATCH = {"sqlite": 20_000, "postgres": 2_000}
 
 
 def event_rows(n: int) -> Iterator[Row]:

@@ -68,6 +68,18 @@ class Registry:
     def active(self, name: str) -> Generation | None:
         return self._one("name=? AND status='active'", (name,))
 
+    def serving(self, events_table: str) -> tuple[int, dict[str, Generation]]:
+        """The store's head position and every active generation, in one query: what a read
+        asks before it reads."""
+        position = "notification_id" if self.db.backend == "postgres" else "rowid"
+        rows = self.db.fetchall(
+            f"SELECT {self._COLUMNS}, (SELECT MAX({position}) FROM {events_table}) "
+            f"FROM {TABLE} WHERE status='active'")
+        if not rows:
+            head = self.db.fetchone(f"SELECT MAX({position}) FROM {events_table}")[0]
+            return int(head or 0), {}
+        return int(rows[0][8] or 0), {r[0]: self._row(r) for r in rows}
+
     def create(self, name: str, status: str, adopt_until: int | None,
                what_if: list[dict[str, Any]] | None = None) -> Generation:
         with self.db.transaction():

@@ -47,20 +47,12 @@ def book_reader(projector: Projector, known_at: datetime | None = None) -> Itera
         with replayed_book(projector, known_at) as reader:
             yield reader
         return
-    with projector.lock:
-        projector.catch_up_all()
-        generation = projector.registry.active("book")
-        assert generation is not None
-        projection = projector.instance(generation)
+    projection = projector.instance(projector.serving("book"))
     assert isinstance(projection, BookProjection)
     yield BookReader(projector.db, projection)
 
 
 def audit_projection(projector: Projector) -> AuditProjection:
-    with projector.lock:
-        projector.catch_up_all()
-        generation = projector.registry.active("audit")
-        assert generation is not None
-        projection = projector.instance(generation)
+    projection = projector.instance(projector.serving("audit"))
     assert isinstance(projection, AuditProjection)
     return projection

@@ -79,7 +79,8 @@ class Projector:
                                              self.bank.events_table)
             else:
                 raise KeyError(f"unknown projection {generation.name!r}; known: {', '.join(NAMES)}")
-            found = self._instances[generation.generation] = projection
+            # Request threads may race here: one instance wins, and every caller gets it.
+            found = self._instances.setdefault(generation.generation, projection)
         return found
 
     def ensure(self, names: tuple[str, ...] = NAMES) -> list[Generation]:
@@ -179,6 +180,19 @@ class Projector:
             return
         with self.lock:
             self.catch_up(self.ensure(), progress=progress)
+
+    def serving(self, name: str) -> Generation:
+        """The active generation of `name` to read from. When this process projects and the
+        store has moved past it, it is caught up first. One query, no lock, when nothing
+        needs doing — the common case of a read."""
+        head, active = self.registry.serving(self.bank.events_table)
+        if name not in active or (self.projecting and any(
+                active.get(n) is None or active[n].position < head for n in NAMES)):
+            self.catch_up_all()
+            head, active = self.registry.serving(self.bank.events_table)
+            if name not in active:
+                active[name] = self.ensure((name,))[0]
+        return active[name]
 
     # ---- status --------------------------------------------------------------------
 

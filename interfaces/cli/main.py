@@ -17,6 +17,7 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from application import gc_tuning
 from application.commands import PublishRulebook
 from application.service import BookOfBusiness
 from application.settings import Settings, SettingsError
@@ -53,6 +54,11 @@ KnownAt = Annotated[
                  "store knew then. Combine with --as-of for bitemporal questions."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+@app.callback()
+def _process() -> None:
+    gc_tuning.relax()  # every command: imports, rebuilds and servers make millions of objects
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -294,6 +300,7 @@ def main() -> None:  # pragma: no cover
 
 # The read side's commands live in their own module; importing it registers them.
 from interfaces.cli import (  # noqa: E402,F401
+    bench,
     principals,
     read_side,
     serve,

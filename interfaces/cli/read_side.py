@@ -448,29 +448,3 @@ def audit_replay(
                            known_at=known_at, as_json=True)
     else:
         _fail("replay supports: tiers, attribution", 2)
-
-
-
-@app.command()
-def bench(
-    backend: Annotated[str, typer.Option(help="sqlite or postgres (a fresh database is created "
-                                         "and dropped; RMBOOK_BENCH_POSTGRES_URL names the "
-                                         "server).")] = "sqlite",
-    scale: Annotated[str, typer.Option(help="small or bank (see BENCHMARKS.md).")] = "small",
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic bank.")] = 42,
-    out: Annotated[Path | None, typer.Option(help="Write the JSON result here.")] = None,
-) -> None:
-    """Measure ingest, rebuild and query latency; ingest and rebuild beside baselines
-    measured in the same run (BENCHMARKS.md). HTTP load is not measured yet."""
-    from bench.run import run
-
-    if backend not in ("sqlite", "postgres") or scale not in ("small", "bank", "tiny"):
-        _fail("--backend is sqlite or postgres; --scale is small or bank", 2)
-    result = run(backend, scale, seed, lambda text: render.err_console.print(f"… {text}"))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
-    for part in ("ingest", "demo_load", "rebuild"):
-        render.key_values(f"{part} ({backend}, {scale})", list(result[part].items()))
-    render.rows(f"queries ({backend}, {scale}, in process, warm)", ["query", "n", "p50 ms", "p99 ms"],
-                [[name, q["n"], q["p50_ms"], q["p99_ms"]] for name, q in result["queries"].items()])

@@ -17,6 +17,7 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI
 
+from application import gc_tuning
 from application.settings import Settings
 from interfaces.http import access_log, errors, openapi
 from interfaces.http.access_log import AccessLogMiddleware
@@ -41,6 +42,7 @@ back as `min_position` to read your own write. Every POST accepts
 
 def create_app(settings: Settings | None = None, auth_file: Path | None = None,
                http: HttpSettings | None = None) -> FastAPI:
+    gc_tuning.relax()  # uvicorn workers build the app in their own process
     settings = settings or Settings.from_env()
     http = http or HttpSettings.from_env()
     if auth_file is not None:

@@ -17,10 +17,7 @@ from interfaces.http.errors import ProblemError
 def customer_branch(bank: BookOfBusiness, principal: Principal, customer_no: str,
                     field: str = "customer_no") -> str:
     """The customer's branch, if the principal may see it; else 404."""
-    try:
-        branch = bank.customer(customer_no, read_only=True).branch
-    except NotFound:
-        branch = None
+    branch = bank.branch_of_customer(customer_no)
     if branch is None or not principal.sees(branch):
         raise NotFound(f"customer {customer_no} not found", field=field)
     return branch
@@ -28,10 +25,7 @@ def customer_branch(bank: BookOfBusiness, principal: Principal, customer_no: str
 
 def manager_branch(bank: BookOfBusiness, principal: Principal, staff_no: str,
                    field: str = "staff_no") -> str:
-    try:
-        branch = bank.manager(staff_no, field, read_only=True).branch
-    except NotFound:
-        branch = None
+    branch = bank.branch_of_manager(staff_no)
     if branch is None or not principal.sees(branch):
         raise NotFound(f"manager {staff_no} not found", field=field)
     return branch

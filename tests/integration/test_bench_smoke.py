@@ -13,13 +13,20 @@ from interfaces.cli.main import app
 FIELDS = {
     "ingest": {"rows", "files", "events", "seconds", "events_per_s", "raw_insert_per_s",
                "library_default_per_s", "ratio_to_raw_insert", "ratio_to_library_default",
-               "reimport_wrote_nothing"},
-    "demo_load": {"events", "seconds", "events_per_s"},
+               "reimport_wrote_nothing", "series"},
+    "commands": {"commands", "events", "seconds", "commands_per_s"},
     "rebuild": {"events", "projections", "seconds", "events_per_s", "raw_read_decode_per_s",
-                "ratio_to_raw_read_decode", "peak_rss_mib"},
+                "raw_read_decode_runs", "ratio_to_raw_read_decode", "peak_rss_mib",
+                "first_projection_events_per_s", "first_projection_ratio",
+                "first_projection_peak_rss_mib", "series"},
+    "http": {"connections", "seconds_each", "trivial_requests_per_s", "trivial_p99_ms",
+             "mix_requests_per_s", "ratio_to_trivial", "p50_ms", "p99_ms", "errors",
+             "statuses", "failures", "by_kind", "read_p99_ms", "samples_ms"},
 }
 QUERIES = {"customer_attribution_year", "manager_tier_and_book", "customer_timeline",
            "branch_tier_list"}
+HTTP_KINDS = {"customer_attribution_year", "manager_tier", "manager_book", "customer_timeline",
+              "branch_tier_list", "visit_write", "balance_write"}
 
 
 @pytest.mark.integration
@@ -32,11 +39,20 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
     assert (data["backend"], data["scale"]) == ("sqlite", "tiny")
     for part, fields in FIELDS.items():
         assert set(data[part]) == fields, part
-    assert data["ingest"]["reimport_wrote_nothing"] is True
-    assert data["ingest"]["events"] == data["ingest"]["rows"] > 0
+    ingest, rebuild = data["ingest"], data["rebuild"]
+    assert ingest["reimport_wrote_nothing"] is True
+    assert ingest["events"] == ingest["rows"] > 0
+    # every stored event is projected: the feed, the day's commands and nothing else
+    assert rebuild["events"] == ingest["events"] + data["commands"]["events"]
+    for series, key in ((ingest["series"], "events_stored"), (rebuild["series"], "events_read")):
+        marks = [point[key] for point in series]
+        assert marks and marks == sorted(marks) and marks[-1] <= rebuild["events"]
     assert set(data["queries"]) == QUERIES
     for figures in data["queries"].values():
         assert figures["n"] > 0
         assert set(figures) == {"n", "p50_ms", "p99_ms"}
-    for name in ("ingest", "rebuild", "queries"):
+    http = data["http"]
+    assert set(http["by_kind"]) == HTTP_KINDS
+    assert sum(http["statuses"].values()) == sum(k["n"] for k in http["by_kind"].values())
+    for name in ("ingest", "rebuild", "queries", "http"):
         assert name in result.output

@@ -1,0 +1,272 @@
+"""HTTP under a bounded concurrent load, from a separate process on loopback.
+
+The bench serves the loaded store with `rmbook serve` (one worker) and drives it
+from a spawned client process: a fixed number of keep-alive connections, each
+sending its next request as soon as the previous answer is read (closed loop),
+for a fixed time. The same client first asks the trivial endpoint `/v1/health`
+— that rate is the baseline — then runs the mix of BENCHMARKS.md: the query
+reads (a customer's year of attribution, a manager's tier and book, a
+customer's timeline, a branch's tier list) with visit and balance writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.queries import latency
+
+CONNECTIONS = 8
+WRITE_SHARE = 0.10  # visits and balances, half each
+READ_MIX = (("customer_attribution_year", 25), ("manager_tier", 15), ("manager_book", 15),
+            ("customer_timeline", 15), ("branch_tier_list", 20))
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """Who the requests are about: open customers with their custodian, managers, branches."""
+
+    customers: list[tuple[str, str]]  # (customer_no, custodian staff_no)
+    managers: list[str]
+    branches: list[str]
+    year_start: date
+    year_end: date
+
+
+def plan(subjects: Subjects, today: date, count: int, seed: int = 7) -> list[Request]:
+    """A deterministic mix of `count` requests."""
+    rng = random.Random(seed)
+    kinds = [k for k, _ in READ_MIX]
+    weights = [w for _, w in READ_MIX]
+    found: list[Request] = []
+    for i in range(count):
+        no, custodian = subjects.customers[rng.randrange(len(subjects.customers))]
+        staff_no = subjects.managers[rng.randrange(len(subjects.managers))]
+        if rng.random() < WRITE_SHARE:
+            on = today - timedelta(days=rng.randrange(0, 20))
+            if i % 2:
+                body = {"staff_no": custodian, "on": on.isoformat(), "channel": "phone",
+                        "purpose": "routine", "notes": "bench"}
+                found.append(Request("visit_write", "POST", f"/v1/customers/{no}/visits",
+                                     orjson.dumps(body)))
+            else:
+                body = {"on": on.isoformat(), "deposit": f"{rng.randrange(1, 10**9)}.00"}
+                found.append(Request("balance_write", "POST", f"/v1/customers/{no}/balances",
+                                     orjson.dumps(body)))
+            continue
+        kind = rng.choices(kinds, weights)[0]
+        end = subjects.year_end.isoformat()
+        path = {
+            "customer_attribution_year": f"/v1/customers/{no}/attribution?"
+                                         f"from={subjects.year_start}&to={end}",
+            "manager_tier": f"/v1/managers/{staff_no}/tier?as_of={end}",
+            "manager_book": f"/v1/managers/{staff_no}/book?as_of={end}",
+            "customer_timeline": f"/v1/customers/{no}/timeline?limit=100",
+            "branch_tier_list": f"/v1/tiers?branch={subjects.branches[i % len(subjects.branches)]}"
+                                f"&as_of={end}",
+        }[kind]
+        found.append(Request(kind, "GET", path))
+    return found
+
+
+# ---- the client (runs in its own process) ------------------------------------------------
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length, chunked = 0, False
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "transfer-encoding" and "chunked" in value:
+            chunked = True
+    body = b""
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            body += (await reader.readexactly(size + 2))[:-2]
+            if size == 0:
+                break
+    elif length:
+        body = await reader.readexactly(length)
+    return status, body
+
+
+async def _connection(port: int, token: str, requests: Iterator[Request], until: float,
+                      record: list[tuple[str, float, int]], failures: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while time.perf_counter() < until:
+            request = next(requests)
+            head = (f"{request.method} {request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {token}\r\n")
+            if request.body is not None:
+                head += (f"Content-Type: application/json\r\n"
+                         f"Content-Length: {len(request.body)}\r\n")
+            began = time.perf_counter()
+            writer.write(head.encode() + b"\r\n" + (request.body or b""))
+            status, body = await _read_response(reader)
+            record.append((request.kind, time.perf_counter() - began, status))
+            if status >= 400 and len(failures) < 20:  # what went wrong, for the report
+                failures.append(f"{status} {request.method} {request.path}: {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def _drive(port: int, token: str, requests: list[Request], seconds: float,
+                 warmup: float) -> tuple[list[tuple[str, float, int]], float, list[str]]:
+    def cycle() -> Iterator[Request]:
+        while True:
+            yield from requests
+
+    shared = cycle()
+    ignored: list[tuple[str, float, int]] = []
+    warm_until = time.perf_counter() + warmup
+    failures: list[str] = []
+    await asyncio.gather(*(_connection(port, token, shared, warm_until, ignored, failures)
+                           for _ in range(CONNECTIONS)))
+    record: list[tuple[str, float, int]] = []
+    began = time.perf_counter()
+    await asyncio.gather(*(_connection(port, token, shared, began + seconds, record, failures)
+                           for _ in range(CONNECTIONS)))
+    return record, time.perf_counter() - began, failures
+
+
+def _client(port: int, token: str, requests: list[Request], seconds: float, warmup: float,
+            results: Any) -> None:
+    results.put(asyncio.run(_drive(port, token, requests, seconds, warmup)))
+
+
+def drive(port: int, token: str, requests: list[Request], seconds: float,
+          warmup: float = 2.0) -> dict[str, Any]:
+    """Run the load from a spawned process; requests/s, latencies and errors."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    client = context.Process(target=_client, args=(port, token, requests, seconds, warmup,
+                                                   results))
+    client.start()
+    while True:
+        try:
+            record, elapsed, failures = results.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not client.is_alive():
+                raise RuntimeError("the load client died") from None
+    client.join()
+    statuses: dict[str, int] = {}
+    for _kind, _taken, status in record:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    by_kind: dict[str, list[float]] = {}
+    for kind, taken, _status in record:
+        by_kind.setdefault(kind, []).append(taken)
+    return {
+        "requests": len(record), "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(record) / elapsed, 1),
+        **{k: v for k, v in latency([t for _, t, _ in record]).items() if k != "n"},
+        "errors": sum(1 for _, _, status in record if status >= 400),
+        "statuses": statuses,
+        "failures": failures,
+        "by_kind": {kind: latency(taken) for kind, taken in sorted(by_kind.items())},
+        "samples_ms": [round(t * 1000, 3) for _, t, _ in record[:: max(1, len(record) // 2000)]],
+    }
+
+
+# ---- the server ------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
+    """`rmbook serve` on the store (one worker), ready; yields (port, admin token)."""
+    token = os.urandom(16).hex()
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="rmbook-bench-http-") as folder:
+        auth = Path(folder) / "auth.toml"
+        auth.write_text(f'[[principal]]\ntoken = "{token}"\nname = "bench"\nrole = "admin"\n'
+                        f'branches = ["*"]\n', "utf-8")
+        env = {**os.environ, "RMBOOK_DATABASE_URL": database_url,
+               "RMBOOK_AUTH_FILE": str(auth), "RMBOOK_TODAY": today.isoformat()}
+        log = (Path(folder) / "server.log").open("wb")
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from interfaces.cli.main import app; app()", "serve",
+             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(port, server)
+            yield port, token
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"rmbook serve exited ({server.returncode}) before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/ready", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("rmbook serve was not ready in time")
+
+
+def measure(database_url: str, subjects: Subjects, today: date,
+            seconds: float) -> dict[str, Any]:
+    with served(database_url, today) as (port, token):
+        trivial = drive(port, token, [Request("health", "GET", "/v1/health")], seconds)
+        mix = drive(port, token, plan(subjects, today, 20_000), seconds)
+    reads = {k: v for k, v in mix["by_kind"].items() if not k.endswith("_write")}
+    return {
+        "connections": CONNECTIONS, "seconds_each": seconds,
+        "trivial_requests_per_s": trivial["requests_per_s"],
+        "trivial_p99_ms": trivial["p99_ms"],
+        "mix_requests_per_s": mix["requests_per_s"],
+        "ratio_to_trivial": round(mix["requests_per_s"] / trivial["requests_per_s"], 3),
+        "p50_ms": mix["p50_ms"], "p99_ms": mix["p99_ms"],
+        "errors": mix["errors"] + trivial["errors"],
+        "statuses": mix["statuses"], "failures": trivial["failures"] + mix["failures"],
+        "by_kind": mix["by_kind"],
+        "read_p99_ms": max((v["p99_ms"] for v in reads.values()), default=None),
+        "samples_ms": mix["samples_ms"],
+    }
