@@ -106,7 +106,7 @@ class BookOfBusiness(Application[UUID]):
         self.warm_customers = WarmCustomers(self.recorder, self.mapper,
                                             self.settings.feed_cache_size)
         self._feed_lock = threading.Lock()
-        self._branches: dict[tuple[str, str], str] = {}
+        self._branches: dict[UUID, str] = {}
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -135,26 +135,25 @@ class BookOfBusiness(Application[UUID]):
                          read_only)
 
     def branch_of_customer(self, customer_no: str) -> str | None:
-        """The customer's branch, or None if there is no such customer. A branch never
-        changes (no event moves a customer), so it is remembered once known: scoping every
-        API read would otherwise load the customer's whole history."""
-        return self._branch_of("customer", customer_no,
-                               lambda: self.customer(customer_no, read_only=True).branch)
+        """The customer's branch, or None if there is no such customer. A branch is set when
+        the customer is onboarded and no event moves it, so the first event alone answers —
+        scoping an API read must not load a year of history — and is remembered once known."""
+        return self._branch_of(identity.customer_id(customer_no))
 
     def branch_of_manager(self, staff_no: str) -> str | None:
-        return self._branch_of("manager", staff_no,
-                               lambda: self.manager(staff_no, read_only=True).branch)
+        """As for customers: a manager's branch is the one registered."""
+        return self._branch_of(identity.manager_id(staff_no))
 
-    def _branch_of(self, kind: str, key: str, load: Callable[[], str]) -> str | None:
-        found = self._branches.get((kind, key))
+    def _branch_of(self, aggregate_id: UUID) -> str | None:
+        found = self._branches.get(aggregate_id)
         if found is None:
-            try:
-                found = load()
-            except NotFound:
+            first = list(self.events.get(aggregate_id, limit=1))
+            if not first:
                 return None
+            found = first[0].branch  # type: ignore[attr-defined]  # Onboarded / Registered
             if len(self._branches) > BRANCHES_REMEMBERED:
                 self._branches.clear()
-            self._branches[kind, key] = found
+            self._branches[aggregate_id] = found
         return found
 
     def assignment(self, customer_no: str) -> Assignment | None:

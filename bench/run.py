@@ -81,6 +81,8 @@ def ingest(settings: Settings, scale: str, seed: int, say: Say, progress: Progre
         "ratio_to_library_default": round(rate / library, 2),
         "reimport_wrote_nothing": again.recorded == 0 and again.corrections == 0,
         "series": loaded.series(),
+        # cProfile slows the load it watches: a profiled run is for where the time goes
+        "profiled": profile is not None,
     }, loaded
 
 

@@ -9,13 +9,14 @@ version in force are worked out here, for the page only (ADR 0011).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from application.service import builtin_rulebook
-from domain.rulebook import RulebookHistory, parse_rulebook
+from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
 from projections.audit import AuditProjection
 from projections.envelopes import Envelope, envelope
 from projections.summaries import summarize
@@ -59,6 +60,7 @@ class _Source:
         rows = [*self.db.fetchall(self.streams_sql, (after, self.key, limit)),
                 *self.db.fetchall(self.mentions_sql, (self.subject, after, limit))]
         unique = {row[0]: row for row in rows}
+        # Only the page's rows are decoded: the two sources may together bring twice that.
         return [envelope(p, r[1], r[2], r[3], bytes(r[4]))
                 for p, r in sorted(unique.items())[:limit]]
 
@@ -69,7 +71,7 @@ class _RulebooksAt:
     def __init__(self, audit: AuditProjection) -> None:
         rows = audit.db.fetchall(f"SELECT position, doc FROM {audit.table('rulebooks')} "
                                  "ORDER BY position")
-        self.published = [(position, parse_rulebook(orjson.loads(doc))) for position, doc in rows]
+        self.published = [(position, _parsed(bytes(doc))) for position, doc in rows]
         self.builtin = builtin_rulebook()
         self.histories: dict[int, RulebookHistory] = {}
 
@@ -82,6 +84,12 @@ class _RulebooksAt:
             history = self.histories[count] = RulebookHistory.of(
                 [self.builtin, *(r for _, r in self.published[:count])])
         return history.effective_on(on).version
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(doc: bytes) -> Rulebook:
+    """A published rulebook never changes: parsed once per process, not once per page."""
+    return parse_rulebook(orjson.loads(doc))
 
 
 def timeline(audit: AuditProjection, subject: str, *, known_at: datetime | None = None,
@@ -97,7 +105,8 @@ def timeline(audit: AuditProjection, subject: str, *, known_at: datetime | None 
     cursor = after
     want = limit + 1  # one more than a page tells whether another page follows
     while len(found) < want:
-        page = source.page(cursor, max(want, 200))
+        # Without known_at every row read is kept: one page's worth is enough.
+        page = source.page(cursor, want if known_at is None else max(want, 200))
         if not page:
             break
         cursor = page[-1].position

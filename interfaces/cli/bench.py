@@ -25,8 +25,9 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="Write the JSON result here (e.g. "
                                              "bench/results/sqlite-bank.json).")] = None,
     profile: Annotated[Path | None, typer.Option(
-        help="Also write cProfile summaries of the load and of a rebuild into this folder "
-        "(the profiled runs are extra and untimed).")] = None,
+        help="Also write cProfile summaries into this folder: of the load itself (its "
+        "figures then carry the profiler's overhead and say `profiled`) and of an extra, "
+        "untimed rebuild.")] = None,
     http: Annotated[bool, typer.Option(help="Measure the served API (--no-http skips it).")]
     = True,
 ) -> None:

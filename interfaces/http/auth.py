@@ -178,7 +178,7 @@ def _principal(index: int, entry: Any) -> Principal:
 _bearer = HTTPBearer(auto_error=False, description="A token from the RMBOOK_AUTH_FILE principals.")
 
 
-def current_principal(
+async def current_principal(  # async: a lookup, no thread hand-off (deps.py)
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -197,7 +197,7 @@ def current_principal(
 def allowed(permission: Permission) -> Any:
     """A dependency: the principal, if its role has `permission`; else 403."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.may(permission):
             raise ProblemError("forbidden", f"role {principal.role} may not do this "
                                f"({permission} is for {', '.join(sorted(ROLES[permission]))})")

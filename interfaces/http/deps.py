@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from application.service import BookOfBusiness, Receipt
 from interfaces.http.auth import Caller, Permission, Reader
@@ -23,17 +24,25 @@ from projections.runner import Projector
 MAX_RANGE_DAYS = 3700  # about ten years: a report range, not a denial of service
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that only look things up are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, a hand-off per dependency per request that cost more
+# than the lookups themselves (docs/performance.md, HTTP).
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_bank(request: Request) -> BookOfBusiness:
-    return get_runtime(request).bank
+async def get_bank(request: Request) -> BookOfBusiness:
+    return _runtime(request).bank
 
 
-def get_projector(request: Request) -> Projector:
-    return get_runtime(request).projector
+async def get_projector(request: Request) -> Projector:
+    return _runtime(request).projector
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -57,7 +66,7 @@ ToQuery = Annotated[IsoDate, Query(description="Last business date (inclusive)."
 # ---- time travel -------------------------------------------------------------------------
 
 
-def known_at(principal: Caller, known_at: Annotated[Instant | None, Query(description=(
+async def known_at(principal: Caller, known_at: Annotated[Instant | None, Query(description=(
         "Recorded instant (ISO 8601, UTC when no offset): what the store knew then. "
         "Auditors and admins only; on reports it replays the projection."))] = None
              ) -> datetime | None:
@@ -96,16 +105,16 @@ MinPositionQuery = Annotated[int | None, Query(
 # answered 401/403 at once, never after waiting (router dependencies are solved first).
 
 
-def projection_read(_reader: Reader, runtime: RuntimeDep,
-                    min_position: MinPositionQuery = None) -> None:
-    if min_position is not None:
-        wait_for_projections(runtime, min_position)
+async def projection_read(_reader: Reader, runtime: RuntimeDep,
+                          min_position: MinPositionQuery = None) -> None:
+    if min_position is not None:  # waiting blocks: in a worker thread, not the event loop
+        await run_in_threadpool(wait_for_projections, runtime, min_position)
 
 
-def state_read(_reader: Reader, runtime: RuntimeDep, min_position: MinPositionQuery = None
-               ) -> None:
+async def state_read(_reader: Reader, runtime: RuntimeDep,
+                     min_position: MinPositionQuery = None) -> None:
     if min_position is not None:
-        wait_for_store(runtime, min_position)
+        await run_in_threadpool(wait_for_store, runtime, min_position)
 
 
 ProjectionRead = Depends(projection_read)

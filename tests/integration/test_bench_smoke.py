@@ -13,7 +13,7 @@ from interfaces.cli.main import app
 FIELDS = {
     "ingest": {"rows", "files", "events", "seconds", "events_per_s", "raw_insert_per_s",
                "library_default_per_s", "ratio_to_raw_insert", "ratio_to_library_default",
-               "reimport_wrote_nothing", "series"},
+               "reimport_wrote_nothing", "series", "profiled"},
     "commands": {"commands", "events", "seconds", "commands_per_s"},
     "rebuild": {"events", "projections", "seconds", "events_per_s", "raw_read_decode_per_s",
                 "raw_read_decode_runs", "ratio_to_raw_read_decode", "peak_rss_mib",
@@ -41,6 +41,7 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
         assert set(data[part]) == fields, part
     ingest, rebuild = data["ingest"], data["rebuild"]
     assert ingest["reimport_wrote_nothing"] is True
+    assert ingest["profiled"] is False
     assert ingest["events"] == ingest["rows"] > 0
     # every stored event is projected: the feed, the day's commands and nothing else
     assert rebuild["events"] == ingest["events"] + data["commands"]["events"]
