@@ -35,21 +35,28 @@ class _Source:
         t = audit.table
         postgres = self.db.backend == "postgres"
         self.position = "notification_id" if postgres else "rowid"
-        stream = "stream_id::uuid" if postgres else "stream_id"
         events = audit.events_table
         columns = f"{self.position}, originator_id, originator_version, topic, state"
+        self.streams: list[str] | None = None
         if subject.startswith("branch:"):
             # Scan the sequence in order and keep the branch's streams (`+` stops SQLite
             # from walking the stream index and sorting a whole branch for one page).
             own = "" if postgres else "+"
+            stream = "stream_id::uuid" if postgres else "stream_id"
             self.streams_sql = (f"SELECT {columns} FROM {events} WHERE {self.position} > ? "
                                 f"AND {own}originator_id IN (SELECT {stream} FROM {t('names')} "
                                 f"WHERE branch = ?) ORDER BY {self.position} LIMIT ?")
             self.key = subject[len("branch:"):]
         else:
-            self.streams_sql = (f"SELECT {columns} FROM {events} WHERE {self.position} > ? "
-                                f"AND originator_id IN (SELECT {stream} FROM {t('names')} "
-                                f"WHERE subject = ?) ORDER BY {self.position} LIMIT ?")
+            # A customer or manager has a stream or two: each is read along its own index
+            # in version order (which is position order within a stream) and the pages
+            # merged. One query over "any of these streams, by position" lets the planner
+            # walk the whole sequence instead (PostgreSQL did: 70 ms a page).
+            self.streams = [row[0] for row in self.db.fetchall(
+                f"SELECT stream_id FROM {t('names')} WHERE subject = ?", (subject,))]
+            stream = "?::uuid" if postgres else "?"
+            self.stream_sql = (f"SELECT {columns} FROM {events} WHERE originator_id = {stream} "
+                               f"AND {self.position} > ? ORDER BY originator_version LIMIT ?")
             self.key = subject
         self.mentions_sql = (f"SELECT e.{self.position}, e.originator_id, e.originator_version, "
                              f"e.topic, e.state FROM {t('mentions')} m JOIN {events} e ON "
@@ -57,10 +64,14 @@ class _Source:
                              f"m.position > ? ORDER BY m.position LIMIT ?")
 
     def page(self, after: int, limit: int) -> list[Envelope]:
-        rows = [*self.db.fetchall(self.streams_sql, (after, self.key, limit)),
-                *self.db.fetchall(self.mentions_sql, (self.subject, after, limit))]
+        if self.streams is None:
+            rows = list(self.db.fetchall(self.streams_sql, (after, self.key, limit)))
+        else:
+            rows = [row for stream_id in self.streams
+                    for row in self.db.fetchall(self.stream_sql, (stream_id, after, limit))]
+        rows.extend(self.db.fetchall(self.mentions_sql, (self.subject, after, limit)))
         unique = {row[0]: row for row in rows}
-        # Only the page's rows are decoded: the two sources may together bring twice that.
+        # Only the page's rows are decoded: the sources may together bring more.
         return [envelope(p, r[1], r[2], r[3], bytes(r[4]))
                 for p, r in sorted(unique.items())[:limit]]
 
