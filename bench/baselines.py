@@ -175,8 +175,20 @@ def raw_read_decode(settings: Settings, table: str, batch: int = 20_000) -> tupl
 
 
 def peak_rss_mib() -> float:
+    """This process's own peak resident memory, MiB.
+
+    Linux's `ru_maxrss` is no good for a spawned child: `exec` carries over the peak of
+    the address space it replaces — the parent's, copied by `fork` — so a child of a
+    2 GiB loader reported 2 GiB whatever it used. `VmHWM` is the peak of the process's
+    current address space only."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     import resource
 
-    # ru_maxrss is KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 if os.name == "posix" \
         else 0.0

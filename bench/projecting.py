@@ -12,13 +12,11 @@ import cProfile
 import multiprocessing
 import pstats
 import queue
-import resource
 import time
 from typing import Any
 
 from application import gc_tuning
-
-BATCH = 20_000  # events per batch: large, bounded in memory
+from bench import baselines
 
 
 def _work(database_url: str, what: str, results: Any, profile: str | None) -> None:
@@ -29,7 +27,7 @@ def _work(database_url: str, what: str, results: Any, profile: str | None) -> No
     from projections.runner import Projector
 
     bank = BookOfBusiness(Settings(database_url=database_url))
-    projector = Projector(bank, batch_size=BATCH)
+    projector = Projector(bank)  # as `rmbook rebuild` runs it
     events = bank.max_position()
     marks: list[tuple[int, float]] = []
     began = time.perf_counter()
@@ -52,7 +50,7 @@ def _work(database_url: str, what: str, results: Any, profile: str | None) -> No
     projector.close()
     bank.close()
     results.put({"events": events, "seconds": seconds, "marks": marks,
-                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+                 "peak_rss_mib": baselines.peak_rss_mib()})
 
 
 def measure(database_url: str, what: str, profile: str | None = None) -> dict[str, Any]:

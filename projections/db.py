@@ -148,6 +148,22 @@ class ViewDatabase:
             with conn.transaction():
                 yield
 
+    @contextmanager
+    def large_page_cache(self, mib: int) -> Iterator[None]:
+        """SQLite: this thread's connection keeps up to `mib` MiB of pages while inside (a
+        long catch-up writing all over large B-trees), then goes back to its default, which
+        frees them. PostgreSQL caches on the server: nothing to do."""
+        if self.backend != "sqlite":
+            yield
+            return
+        conn = self.connection()
+        previous = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+        conn.execute(f"PRAGMA cache_size=-{mib * 1024}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA cache_size={previous}")
+
     def table_exists(self, name: str) -> bool:
         if self.backend == "sqlite":
             row = self.fetchone("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",

@@ -104,9 +104,11 @@ def non_deposit(app: BookOfBusiness, no: str, on: date, amount: str, kind: str =
 
 
 @contextmanager
-def projector(app: BookOfBusiness, batch_size: int = 2000) -> Iterator[Projector]:
-    """A read side on the app's store, closed afterwards (it holds its own connection)."""
-    read_side = Projector(app, batch_size=batch_size)
+def projector(app: BookOfBusiness, batch_size: int = 2000,
+              flush_events: int | None = None) -> Iterator[Projector]:
+    """A read side on the app's store, closed afterwards (it holds its own connection).
+    It writes every batch unless `flush_events` asks for several batches per transaction."""
+    read_side = Projector(app, batch_size=batch_size, flush_events=flush_events or batch_size)
     try:
         yield read_side
     finally:
