@@ -60,6 +60,12 @@ class BookReader:
             f"SELECT DISTINCT branch FROM {self.t('managers')} UNION "
             f"SELECT DISTINCT branch FROM {self.t('customers')} ORDER BY 1")]
 
+    def has_branch(self, code: str) -> bool:
+        """Whether any manager or customer belongs to the branch: two index probes, where
+        listing every branch walks every customer (a report's check on each request)."""
+        return any(self.db.fetchone(f"SELECT 1 FROM {self.t(table)} WHERE branch = ? LIMIT 1",
+                                    (code,)) for table in ("managers", "customers"))
+
     def deposits(self, customer_no: str, until: date | None = None) -> dict[date, int]:
         """Recorded end-of-day deposit balances (fen) up to `until`."""
         return {d: dep for d, (dep, _) in self.balances(customer_no, until).items()}

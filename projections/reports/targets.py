@@ -73,7 +73,7 @@ def _reports(reader: BookReader, accounts: list[rule.OpenedAccount], start: date
 def branch_targets(reader: BookReader, branch: str, start: date, end: date, today: date
                    ) -> dict[str, Any] | None:
     """GET /v1/branches/{code}/targets: weeks and months with counts and met/missed."""
-    if branch not in reader.branches():
+    if not reader.has_branch(branch):
         return None
     if end < start:
         raise InvalidInput(f"to ({end}) is before from ({start})", field="to")

@@ -71,7 +71,7 @@ def latest_grant(doc: Doc, on: date) -> list[str] | None:
 
 def vip_customers(reader: BookReader, branch: str | None, on: date) -> dict[str, Any]:
     """GET /v1/vip: VIP individuals on `on`, head office first, with the criterion met."""
-    if branch is not None and branch not in reader.branches():
+    if branch is not None and not reader.has_branch(branch):
         raise NotFound(f"branch {branch} not found", field="branch")
     rulebook = reader.history.effective_on(on)
     rows = []

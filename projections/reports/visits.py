@@ -238,7 +238,7 @@ def visit_compliance(reader: BookReader, branch: str | None, period: str, today:
                      ) -> dict[str, Any]:
     """GET /v1/visits/compliance: per manager, units due, compliant, rate, overdue customers."""
     report = reporting_period(period, today)
-    if branch is not None and branch not in reader.branches():
+    if branch is not None and not reader.has_branch(branch):
         raise NotFound(f"branch {branch} not found", field="branch")
     as_of = min(report.end, today)
     rows = compliance_rows(reader, reader.managers(branch), report, today)

@@ -42,7 +42,7 @@ def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: Know
               branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
     with book_reader(projector, known_at) as reader:
-        if chosen is not None and chosen not in reader.branches():  # as /v1/vip and compliance do
+        if chosen is not None and not reader.has_branch(chosen):  # as /v1/vip and compliance do
             raise NotFound(f"branch {chosen} not found", field="branch")
         return tiers.branch_tiers(reader, chosen, on_date(bank, as_of))
 
