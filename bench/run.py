@@ -17,6 +17,7 @@ import cProfile
 import os
 import platform
 import pstats
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,6 +144,16 @@ def subjects(settings: Settings) -> http_load.Subjects:
     return http_load.Subjects(open_customers, managers, branches, date(end.year, 1, 1), end)
 
 
+def _commit() -> str | None:
+    """The code measured: the checkout's commit, when there is one."""
+    try:
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).parent, check=False)
+    except OSError:
+        return None
+    return found.stdout.strip() or None
+
+
 def run(backend: str, scale: str, seed: int, say: Say, progress: Progress,
         profile_dir: Path | None = None, http: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {
@@ -150,6 +161,7 @@ def run(backend: str, scale: str, seed: int, say: Say, progress: Progress,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform()},
+        "commit": _commit(),
     }
     started = time.perf_counter()
     with fresh_store(backend) as settings:
