@@ -22,22 +22,34 @@ def _chunks(ids: Sequence[UUID]) -> list[Sequence[UUID]]:
     return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
+class _Table:
+    """How one backend spells the event table: its name, position column, placeholder."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.datastore = recorder.datastore
+        self.postgres = hasattr(self.datastore, "schema")
+        table = recorder.events_table_name
+        self.name = f'"{self.datastore.schema}"."{table}"' if self.postgres else table
+        self.position = "notification_id" if self.postgres else "rowid"
+        self.mark = "%s" if self.postgres else "?"
+
+    def marks(self, n: int) -> str:
+        return ",".join([self.mark] * n)
+
+    def rows(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, list(params))
+            # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
+            return [tuple(r.values()) if isinstance(r, dict) else tuple(r)
+                    for r in cursor.fetchall()]
+
+
 def _query(recorder: Any, template: str, ids: Sequence[UUID]) -> list[Any]:
     """Run `template` (with `{ids}` and `{table}`) over a chunk of stream ids."""
-    table = recorder.events_table_name
-    datastore = recorder.datastore
-    if hasattr(datastore, "schema"):  # PostgreSQL: uuid column, %s placeholders
-        marks = ",".join(["%s"] * len(ids))
-        statement = template.format(ids=marks, table=f'"{datastore.schema}"."{table}"')
-        params: list[Any] = list(ids)
-    else:  # SQLite: ids stored as hex text
-        marks = ",".join("?" * len(ids))
-        statement = template.format(ids=marks, table=table)
-        params = [i.hex for i in ids]
-    with datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, params)
-        # PostgreSQL's datastore returns dict rows; the SELECT fixes the column order.
-        return [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
+    table = _Table(recorder)
+    statement = template.format(ids=table.marks(len(ids)), table=table.name)
+    # PostgreSQL: a uuid column; SQLite: ids stored as hex text
+    return table.rows(statement, list(ids) if table.postgres else [i.hex for i in ids])
 
 
 def _uuid(value: Any) -> UUID:
@@ -52,45 +64,28 @@ def stream_key(stream: Any) -> str:
 def moved_since(recorder: Any, after: int, upto: int,
                 chunk: int = 50_000) -> Iterator[tuple[int, str, int]]:
     """(position, stream key, version) of every event stored after `after` up to `upto`."""
-    table = recorder.events_table_name
-    datastore = recorder.datastore
-    if hasattr(datastore, "schema"):  # PostgreSQL
-        statement = (f'SELECT notification_id, originator_id, originator_version FROM '
-                     f'"{datastore.schema}"."{table}" WHERE notification_id > %s AND '
-                     f'notification_id <= %s ORDER BY notification_id LIMIT %s')
-    else:
-        statement = (f"SELECT rowid, originator_id, originator_version FROM {table} "
-                     f"WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?")
+    table = _Table(recorder)
+    m, position = table.mark, table.position
+    statement = (f"SELECT {position}, originator_id, originator_version FROM {table.name} "
+                 f"WHERE {position} > {m} AND {position} <= {m} ORDER BY {position} LIMIT {m}")
     while after < upto:
-        with datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (after, upto, chunk))
-            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r)
-                    for r in cursor.fetchall()]
+        rows = table.rows(statement, (after, upto, chunk))
         if not rows:
             return
-        for position, stream, version in rows:
-            yield position, stream_key(stream), version
+        for position_, stream, version in rows:
+            yield position_, stream_key(stream), version
         after = rows[-1][0]
 
 
 def stored_at(recorder: Any, positions: Sequence[int]) -> list[StoredEvent]:
     """The stored events at these positions, in position order."""
-    table = recorder.events_table_name
-    datastore = recorder.datastore
+    table = _Table(recorder)
     found: list[StoredEvent] = []
     for i in range(0, len(positions), CHUNK):
         chunk = positions[i:i + CHUNK]
-        if hasattr(datastore, "schema"):  # PostgreSQL
-            statement = (f'SELECT notification_id, originator_id, originator_version, topic, '
-                         f'state FROM "{datastore.schema}"."{table}" WHERE notification_id '
-                         f'IN ({",".join(["%s"] * len(chunk))})')
-        else:
-            statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
-                         f"FROM {table} WHERE rowid IN ({','.join('?' * len(chunk))})")
-        with datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, list(chunk))
-            rows = sorted(tuple(r.values()) if isinstance(r, dict) else tuple(r)
-                          for r in cursor.fetchall())
+        rows = sorted(table.rows(
+            f"SELECT {table.position}, originator_id, originator_version, topic, state "
+            f"FROM {table.name} WHERE {table.position} IN ({table.marks(len(chunk))})", chunk))
         found += [StoredEvent(_uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
     return found
 

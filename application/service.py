@@ -76,6 +76,8 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
         return command(*args, **kwargs)
 
     return run
+
+
 BRANCHES_REMEMBERED = 200_000  # customers' and managers' branches kept in memory
 
 
@@ -113,13 +115,18 @@ class BookOfBusiness(Application[UUID]):
     def today(self) -> date:
         return self.clock.today()
 
+    def _load(self, aggregate_id: UUID, deepcopy: bool = True) -> Any:
+        """The library's repository, folding events with `mutate_in_turn`: every load of
+        an aggregate goes through here (AggregateNotFoundError when there is none)."""
+        return self.repository.get(aggregate_id, deepcopy_from_cache=deepcopy,
+                                   projector_func=mutate_in_turn)
+
     def _get(self, cls: type[A], aggregate_id: UUID, what: str, field: str,
              read_only: bool = False) -> A:
         """Load an aggregate. `read_only` skips the cache's defensive deep copy: only for
         callers that never change the object (a copy costs milliseconds on big books)."""
         try:
-            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only,
-                                                 projector_func=mutate_in_turn)
+            aggregate: Any = self._load(aggregate_id, deepcopy=not read_only)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found", field=field) from None
         if not isinstance(aggregate, cls):  # pragma: no cover - ids are namespaced per kind
@@ -164,8 +171,7 @@ class BookOfBusiness(Application[UUID]):
 
     def rulebook_history(self) -> RulebookHistory:
         try:
-            registry: Any = self.repository.get(identity.RULEBOOKS_ID,
-                                                projector_func=mutate_in_turn)
+            registry: Any = self._load(identity.RULEBOOKS_ID)
         except AggregateNotFoundError:
             return RulebookHistory.of([self.builtin])
         assert isinstance(registry, RulebookRegistry)
@@ -479,8 +485,7 @@ class BookOfBusiness(Application[UUID]):
     @retried_on_conflict
     def publish_rulebook(self, cmd: c.PublishRulebook) -> Receipt:
         try:
-            registry: RulebookRegistry = self.repository.get(
-                identity.RULEBOOKS_ID, projector_func=mutate_in_turn)
+            registry: RulebookRegistry = self._load(identity.RULEBOOKS_ID)
         except AggregateNotFoundError:
             registry = RulebookRegistry(on=self.builtin.effective_from, actor=cmd.actor,
                                         reason="rulebook registry opened")
@@ -529,8 +534,7 @@ class BookOfBusiness(Application[UUID]):
         """The aggregate as the store knew it at `known_at` (recorded time), or now."""
         if known_at is None:
             try:
-                aggregate: Any = self.repository.get(aggregate_id,
-                                                     projector_func=mutate_in_turn)
+                aggregate: Any = self._load(aggregate_id)
             except AggregateNotFoundError:
                 return None
             return aggregate if isinstance(aggregate, cls) else None

@@ -12,9 +12,7 @@ customer's timeline, a branch's tier list) with visit and balance writes.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import queue
 import random
 import socket
 import subprocess
@@ -31,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from bench.child import in_child
 from bench.queries import latency
 
 CONNECTIONS = 8
@@ -162,26 +161,15 @@ async def _drive(port: int, token: str, requests: list[Request], seconds: float,
 
 
 def _client(port: int, token: str, requests: list[Request], seconds: float, warmup: float,
-            results: Any) -> None:
+            results: Any) -> None:  # in its own process
     results.put(asyncio.run(_drive(port, token, requests, seconds, warmup)))
 
 
 def drive(port: int, token: str, requests: list[Request], seconds: float,
           warmup: float = 2.0) -> dict[str, Any]:
     """Run the load from a spawned process; requests/s, latencies and errors."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    client = context.Process(target=_client, args=(port, token, requests, seconds, warmup,
-                                                   results))
-    client.start()
-    while True:
-        try:
-            record, elapsed, failures = results.get(timeout=1.0)
-            break
-        except queue.Empty:
-            if not client.is_alive():
-                raise RuntimeError("the load client died") from None
-    client.join()
+    record, elapsed, failures = in_child(_client, (port, token, requests, seconds, warmup),
+                                         "the load client")
     statuses: dict[str, int] = {}
     for _kind, _taken, status in record:
         statuses[str(status)] = statuses.get(str(status), 0) + 1

@@ -18,6 +18,7 @@ from typing import Any
 from application.demo import command_handlers
 from application.service import BookOfBusiness
 from application.synthetic_bank import FeedBalance, estimate_operations, generate, scale_of
+from bench.child import rate_series
 from domain.money import format_fen
 
 Progress = Callable[[int, int], None]
@@ -44,19 +45,9 @@ class Loaded:
     # (feed events stored so far, feed seconds so far) after each file: rate vs store size
     progress: list[tuple[int, float]] = field(default_factory=list)
 
-    def series(self, points: int = 20) -> list[dict[str, float]]:
+    def series(self) -> list[dict[str, float]]:
         """Ingest rate over successive slices of the feed, against events stored."""
-        found: list[dict[str, float]] = []
-        step = max(1, self.feed_events // points)
-        mark, last_events, last_seconds = step, 0, 0.0
-        for events, seconds in self.progress:
-            if events >= mark and seconds > last_seconds:
-                found.append({"events_stored": events,
-                              "events_per_s": round((events - last_events)
-                                                    / (seconds - last_seconds))})
-                last_events, last_seconds = events, seconds
-                mark = events + step
-        return found
+        return rate_series(self.progress, "events_stored")
 
 
 def load_year(bank: BookOfBusiness, scale: str, seed: int,

@@ -49,12 +49,7 @@ def rates(results: list[dict[str, Any]], out: Path) -> Path:
                 xlabel="events read (millions)", ylabel="thousand events/s")
     for ax in axes:
         ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.tight_layout()
-    path = out / "rates.png"
-    figure.savefig(path, dpi=110)
-    return path
+    return _save(figure, axes, out / "rates.png", legend_size=8)
 
 
 def latencies(results: list[dict[str, Any]], out: Path) -> Path:
@@ -77,11 +72,14 @@ def latencies(results: list[dict[str, Any]], out: Path) -> Path:
                 xscale="log")
     axes[1].set(title="HTTP mix, 8 connections (cumulative)", xlabel="ms (log)",
                 ylabel="share", xscale="log")
+    return _save(figure, axes, out / "latency.png", legend_size=6)
+
+
+def _save(figure: Any, axes: Any, path: Path, legend_size: int) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=legend_size)
     figure.tight_layout()
-    path = out / "latency.png"
     figure.savefig(path, dpi=110)
     return path
 

@@ -13,14 +13,11 @@ HTTP to a client process.
 
 from __future__ import annotations
 
-import cProfile
 import os
 import platform
-import pstats
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from application.balance_import import CHUNK_EVENTS
 from application.service import BookOfBusiness
 from application.settings import Settings
 from bench import baselines, http_load, projecting, queries
+from bench.child import profiled
 from bench.load import Loaded, load_year
 from bench.store import fresh_store
 from projections.replay import book_reader
@@ -40,27 +38,11 @@ SERVER_TODAY = date(2026, 1, 31)  # a month after the synthetic year: writes dat
 HTTP_SECONDS = {"tiny": 3.0, "small": 15.0, "bank": 20.0}
 
 
-@contextmanager
-def _profiled(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as out:
-            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(40)
-
-
 def ingest(settings: Settings, scale: str, seed: int, say: Say, progress: Progress,
            profile: Path | None) -> tuple[dict[str, Any], Loaded]:
     bank = BookOfBusiness(settings)
     say("loading the synthetic year day by day (the nightly feed is timed)")
-    with _profiled(profile):
+    with profiled(profile):
         loaded = load_year(bank, scale, seed, lambda d, t: progress("load", d, t))
     middle, actor = loaded.files[len(loaded.files) // 2]
     again = bank.import_balances(middle, fmt="csv", actor=actor)  # idempotency, untimed

@@ -78,7 +78,7 @@ class Registry:
         if not rows:
             head = self.db.fetchone(f"SELECT MAX({position}) FROM {events_table}")[0]
             return int(head or 0), {}
-        return int(rows[0][8] or 0), {r[0]: self._row(r) for r in rows}
+        return int(rows[0][-1] or 0), {r[0]: self._row(r) for r in rows}  # head: last column
 
     def create(self, name: str, status: str, adopt_until: int | None,
                what_if: list[dict[str, Any]] | None = None) -> Generation:

@@ -132,16 +132,6 @@ class Projector:
 
     # ---- processing --------------------------------------------------------------
 
-    def step(self, generations: list[Generation], *, stop: int | None = None,
-             known_at: datetime | None = None) -> int:
-        """Process one batch for every generation given: read, applied and written in one
-        transaction with the tracked positions. Returns how many events were read."""
-        rows = self._read(min(g.position for g in generations), stop)
-        if rows:
-            self._apply(generations, rows, known_at)
-            self._write(generations, rows[-1].position)
-        return len(rows)
-
     def _read(self, after: int, stop: int | None) -> list[Envelope]:
         return envelopes.read(self.db, self.bank.events_table, after, self.batch_size, stop)
 

@@ -28,8 +28,7 @@ MAX_RANGE_DAYS = 3700  # about ten years: a report range, not a denial of servic
 # dependency in the thread pool, a hand-off per dependency per request that cost more
 # than the lookups themselves (docs/performance.md, HTTP).
 async def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    return _runtime(request)
 
 
 async def get_bank(request: Request) -> BookOfBusiness:
