@@ -81,8 +81,10 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
 BRANCHES_REMEMBERED = 200_000  # customers' and managers' branches kept in memory
 
 
+@functools.cache
 def builtin_rulebook() -> Rulebook:
-    """The default rules shipped with rmbook (same content as rulebook-2024.json)."""
+    """The default rules shipped with rmbook (same content as rulebook-2024.json); a frozen
+    value, read and parsed once per process (timelines ask for it on every page)."""
     text = resources.files("application").joinpath("default_rulebook.json").read_text("utf-8")
     return parse_rulebook(json.loads(text))
 

@@ -1,8 +1,9 @@
 """The FastAPI application: `create_app()` wires settings, principals, middleware and routes.
 
 One BookOfBusiness and one Projector per process, opened in the lifespan and
-closed on shutdown. Routes are plain `def`s: FastAPI runs them in its thread
-pool, so the blocking store never stalls the event loop.
+closed on shutdown. Routes are plain `def`s run in worker threads, so the blocking
+store never stalls the event loop: reads of the views in a narrow lane of their own,
+everything else in the general pool (lanes.py).
 
 Middleware, outermost first: access log (request id) → body limit → idempotency.
 """
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 
 from application import gc_tuning
 from application.settings import Settings
-from interfaces.http import access_log, errors, openapi
+from interfaces.http import access_log, errors, lanes, openapi
 from interfaces.http.access_log import AccessLogMiddleware
 from interfaces.http.auth import AuthConfigError, Principals
 from interfaces.http.config import HttpSettings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, auth_file: Path | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = http.threads
+        lanes.open_lanes(http.read_threads)
         app.state.runtime = Runtime.open(settings, http)
         try:
             yield

@@ -10,6 +10,7 @@ Read from the environment once, at start-up:
 | `RMBOOK_MIN_POSITION_TIMEOUT` | seconds a read waits for `min_position`, then 503 | `5` |
 | `RMBOOK_READY_MAX_LAG` | events projections may trail the store and still be ready | `0` |
 | `RMBOOK_HTTP_THREADS` | threads running requests (each may hold a store and a view connection) | `16` |
+| `RMBOOK_HTTP_READ_THREADS` | threads of the lane that runs reads of the views (lanes.py) | `2` |
 | `RMBOOK_MAX_BODY_BYTES` | request body limit, except the balance feed | 1 MiB |
 | `RMBOOK_MAX_IMPORT_BYTES` | request body limit of `POST /v1/balances/import` | 10 MiB |
 """
@@ -38,6 +39,8 @@ class HttpSettings:
     # Requests run in a thread pool; each thread may hold a view connection and take one
     # from the store's pool, so this bounds the connections a process opens.
     threads: int = 16
+    # Reads of the views queue for a lane this wide: more threads only fight over the GIL.
+    read_threads: int = 2
     max_body_bytes: int = MIB
     max_import_bytes: int = 10 * MIB
     projection_poll: float = 0.2
@@ -47,6 +50,11 @@ class HttpSettings:
     reads_catch_up: bool = True
     # How long a repeat waits for the first request with the same Idempotency-Key to finish.
     idempotency_wait: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.threads < 1 or self.read_threads < 1:
+            raise HttpSettingsError("RMBOOK_HTTP_THREADS and RMBOOK_HTTP_READ_THREADS must be "
+                                    "at least 1")
 
     @staticmethod
     def from_env(environ: Mapping[str, str] | None = None) -> HttpSettings:
@@ -59,6 +67,7 @@ class HttpSettings:
                 min_position_timeout=float(env.get("RMBOOK_MIN_POSITION_TIMEOUT", "5")),
                 ready_max_lag=int(env.get("RMBOOK_READY_MAX_LAG", "0")),
                 threads=int(env.get("RMBOOK_HTTP_THREADS", "16")),
+                read_threads=int(env.get("RMBOOK_HTTP_READ_THREADS", "2")),
                 max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
                 max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
                 reads_catch_up=_flag(env.get("RMBOOK_READS_CATCH_UP", "1")),

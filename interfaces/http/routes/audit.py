@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from interfaces.http import responses
 from interfaces.http.auth import Auditor
 from interfaces.http.deps import Bank, CustomerNo, KnownAt, ProjectionRead, ReadSide, StaffNoPath
+from interfaces.http.lanes import view_read
 from interfaces.http.models import MAX_POSITION
 from interfaces.http.openapi import for_read
 from interfaces.http.scoping import customer_branch, manager_branch
@@ -26,6 +27,7 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Events per page.")]
 
 @router.get("/customers/{no}/timeline", response_model=responses.TimelineOut,
             responses=for_read(), summary="Every event about a customer, in order (DOMAIN §9)")
+@view_read
 def customer_timeline(no: CustomerNo, principal: Auditor, bank: Bank, projector: ReadSide,
                       known_at: KnownAt, after: After = 0, limit: Limit = 100) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -35,6 +37,7 @@ def customer_timeline(no: CustomerNo, principal: Auditor, bank: Bank, projector:
 
 @router.get("/managers/{staff_no}/timeline", response_model=responses.TimelineOut,
             responses=for_read(), summary="Every event about a manager, in order (DOMAIN §9)")
+@view_read
 def manager_timeline(staff_no: StaffNoPath, principal: Auditor, bank: Bank, projector: ReadSide,
                      known_at: KnownAt, after: After = 0, limit: Limit = 100) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)

@@ -26,6 +26,7 @@ from interfaces.http.deps import (
     on_date,
     written,
 )
+from interfaces.http.lanes import view_read
 from interfaces.http.models import (
     GrantCreditBody,
     OnboardCustomerBody,
@@ -63,6 +64,7 @@ def onboard(body: OnboardCustomerBody, principal: CustomersAdmin, bank: Bank,
 @router.get("/{no}", response_model=responses.CustomerOut, responses=for_read(),
             dependencies=[StateRead],
             summary="A customer's state: custodian, credit, accounts, status (time travel)")
+@view_read
 def get_customer(no: CustomerNo, principal: Reader, bank: Bank, known_at: KnownAt,
                  as_of: AsOfQuery = None) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -125,6 +127,7 @@ def sign_service(no: CustomerNo, body: ServiceBody, principal: CustomersAdmin, b
 @router.get("/{no}/attribution", response_model=report_responses.CustomerAttributionOut,
             responses=for_read(), dependencies=[ProjectionRead],
             summary="Balance-days and daily averages credited to each party (DOMAIN §5)")
+@view_read
 def get_attribution(no: CustomerNo, start: FromQuery, to: ToQuery, principal: Reader,
                     bank: Bank, projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
     customer_branch(bank, principal, no)

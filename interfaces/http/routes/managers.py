@@ -24,6 +24,7 @@ from interfaces.http.deps import (
     on_date,
     written,
 )
+from interfaces.http.lanes import view_read
 from interfaces.http.models import ChangeGradeBody, DepartureBody, RegisterManagerBody
 from interfaces.http.openapi import for_read, for_write
 from interfaces.http.scoping import manager_branch, may_change_branch
@@ -67,6 +68,7 @@ def record_departure(staff_no: StaffNoPath, body: DepartureBody, principal: Mana
 
 @router.get("/{staff_no}", response_model=responses.ManagerOut, responses=for_read(),
             dependencies=[StateRead], summary="A manager's state (time travel: as_of, known_at)")
+@view_read
 def get_manager(staff_no: StaffNoPath, principal: Reader, bank: Bank, known_at: KnownAt,
                 as_of: AsOfQuery = None) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)
@@ -76,6 +78,7 @@ def get_manager(staff_no: StaffNoPath, principal: Reader, bank: Bank, known_at: 
 
 @router.get("/{staff_no}/tier", response_model=report_responses.TierOut, responses=for_read(),
             dependencies=[ProjectionRead], summary="A manager's tier [S0 §8]")
+@view_read
 def get_tier(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: ReadSide,
              known_at: KnownAt, as_of: AsOfQuery = None) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)
@@ -86,6 +89,7 @@ def get_tier(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: Re
 
 @router.get("/{staff_no}/book", response_model=report_responses.BookOut, responses=for_read(),
             dependencies=[ProjectionRead], summary="Customers in custody, with basis and ratios")
+@view_read
 def get_book(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: ReadSide,
              known_at: KnownAt, as_of: AsOfQuery = None) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)
@@ -97,6 +101,7 @@ def get_book(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: Re
 @router.get("/{staff_no}/attribution", response_model=report_responses.ManagerAttributionOut,
             responses=for_read(), dependencies=[ProjectionRead],
             summary="Attributed daily averages per customer and in total (DOMAIN §5)")
+@view_read
 def get_attribution(staff_no: StaffNoPath, start: FromQuery, to: ToQuery, principal: Reader,
                     bank: Bank, projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)

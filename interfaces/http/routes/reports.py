@@ -23,6 +23,7 @@ from interfaces.http.deps import (
     date_range,
     on_date,
 )
+from interfaces.http.lanes import view_read
 from interfaces.http.models import PERIOD_PATTERN
 from interfaces.http.openapi import for_read
 from interfaces.http.scoping import branch_filter, manager_branch, visible_branch
@@ -38,6 +39,7 @@ PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN,
 
 @router.get("/tiers", response_model=report_responses.TiersOut, responses=for_read(),
             summary="Each customer manager's tier and the distribution [S0 §8]")
+@view_read
 def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: KnownAt,
               branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
@@ -49,6 +51,7 @@ def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: Know
 
 @router.get("/visits/compliance", response_model=report_responses.ComplianceOut, responses=for_read(),
             summary="Visit compliance per manager for a period [S0 §14, S4 §11(2)]")
+@view_read
 def get_compliance(period: PeriodQuery, principal: Reader, bank: Bank, projector: ReadSide,
                    known_at: KnownAt, branch: BranchQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
@@ -60,6 +63,7 @@ def get_compliance(period: PeriodQuery, principal: Reader, bank: Bank, projector
 @router.get("/branches/{code}/targets", response_model=report_responses.TargetsOut,
             responses=for_read(),
             summary="Account-opening targets per ISO week and month [S0 §13(二)(2)]")
+@view_read
 def get_targets(code: BranchCode, start: FromQuery, to: ToQuery, principal: Reader, bank: Bank,
                 projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
     visible_branch(principal, code)
@@ -73,6 +77,7 @@ def get_targets(code: BranchCode, start: FromQuery, to: ToQuery, principal: Read
 
 @router.get("/vip", response_model=report_responses.VipOut, responses=for_read(),
             summary="VIP individual customers with level and criterion met [S2 §6–8]")
+@view_read
 def get_vip(principal: Reader, bank: Bank, projector: ReadSide, known_at: KnownAt,
             branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
@@ -82,6 +87,7 @@ def get_vip(principal: Reader, bank: Bank, projector: ReadSide, known_at: KnownA
 
 @router.get("/scorecards/{staff_no}", response_model=report_responses.ScorecardOut,
             responses=for_read(), summary="A manager's scorecard for a period [S0 §16]")
+@view_read
 def get_scorecard(staff_no: StaffNoPath, period: PeriodQuery, principal: Reader, bank: Bank,
                   projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)

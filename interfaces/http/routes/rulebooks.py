@@ -14,6 +14,7 @@ from interfaces.http import responses
 from interfaces.http.auth import Operator, Reader
 from interfaces.http.deps import Bank, StateRead, written
 from interfaces.http.errors import ProblemError
+from interfaces.http.lanes import view_read
 from interfaces.http.models import PublishRulebookBody
 from interfaces.http.openapi import for_read, for_write
 from interfaces.http.runtime import Runtime
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/v1/rulebooks", tags=["rulebooks"])
 
 @router.get("", response_model=responses.RulebooksOut, responses=for_read(),
             dependencies=[StateRead], summary="Rulebook versions with effective dates and authors")
+@view_read
 def list_rulebooks(_principal: Reader, bank: Bank) -> dict[str, Any]:
     return {"versions": publications(bank)}
 
