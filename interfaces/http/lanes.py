@@ -20,27 +20,25 @@ from typing import ParamSpec, TypeVar
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 
+from interfaces.http.config import HttpSettings
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEFAULT_READ_THREADS = 1
-
 # One lane per event loop (as anyio keeps its own default pool): a limiter belongs to a loop.
 _READS: RunVar[CapacityLimiter] = RunVar("rmbook_reads_lane")
-_SIZE: RunVar[int] = RunVar("rmbook_reads_lane_size", default=DEFAULT_READ_THREADS)
 
 
 def open_lanes(read_threads: int) -> None:
     """Size the readers' lane of the running event loop (the server's lifespan)."""
-    _SIZE.set(read_threads)
     _READS.set(CapacityLimiter(read_threads))
 
 
 def _reads_lane() -> CapacityLimiter:
     try:
         return _READS.get()
-    except LookupError:  # an app used without its lifespan (some tests): a lane of the default
-        lane = CapacityLimiter(_SIZE.get())
+    except LookupError:  # an app used without its lifespan (some tests): the default width
+        lane = CapacityLimiter(HttpSettings.read_threads)
         _READS.set(lane)
         return lane
 

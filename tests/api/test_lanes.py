@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import UTC, datetime
@@ -77,3 +78,16 @@ def test_lane_width_is_read_from_the_environment_and_checked() -> None:
     assert HttpSettings.from_env({}).read_threads == 2
     with pytest.raises(HttpSettingsError):
         HttpSettings.from_env({"RMBOOK_HTTP_READ_THREADS": "0"})
+
+
+def test_without_a_lifespan_the_lane_has_the_default_width() -> None:
+    overlap = Overlap()
+    routed = view_read(overlap.route)
+
+    async def main() -> None:  # no open_lanes: an app driven without its lifespan
+        async with anyio.create_task_group() as group:
+            for i in range(6):
+                group.start_soon(functools.partial(routed, no=f"C{i}"))
+
+    anyio.run(main)
+    assert overlap.most == HttpSettings().read_threads == 2
