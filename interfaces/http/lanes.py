@@ -1,4 +1,7 @@
-"""Which threads run a request: reads of the serving views in a small lane of their own.
+"""Which threads run a request: short reads in a small lane of their own.
+
+Short reads are those of the serving views (reports, timelines) and of a customer's
+or manager's current state; each route opts in with `@view_read`.
 
 A blocking route runs in a worker thread. Many worker threads in one process fight
 over the GIL, and the fight is expensive: `sqlite3` lets go of the GIL for every row
@@ -45,7 +48,8 @@ def _reads_lane() -> CapacityLimiter:
 
 def view_read(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """Run a blocking read route in the readers' lane; at `known_at` (a replay, seconds
-    long) in the general pool instead, so a replay never stalls the lane."""
+    long) in the general pool instead, so a replay never stalls the lane. The routes name
+    that parameter `known_at` (the shared `KnownAt` dependency)."""
 
     @functools.wraps(route)  # FastAPI reads the route's own signature through __wrapped__
     async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
