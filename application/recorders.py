@@ -15,6 +15,9 @@ semantics and change only how rows travel:
   the ones ending at the sequence's `currval`. Smaller batches (a command's
   few events) keep the library's pipelined insert, which needs fewer round trips.
 
+On SQLite the WAL checkpoint that a commit would run before returning runs in
+a background thread instead (application/checkpoints.py, ADR 0015).
+
 Every event still goes through the event store: same rows, same columns, same
 uniqueness check on (stream, version), same notification ids.
 """
@@ -31,6 +34,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from application.checkpoints import BackgroundCheckpoints
+
 COPY_FROM = 64  # events: below this the library's pipelined INSERT is faster than COPY
 
 
@@ -39,10 +44,23 @@ def _hex(originator_id: UUID | str) -> str:
 
 
 class BulkSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checkpoints = BackgroundCheckpoints.for_file(self.datastore.pool.db_name)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        positions = super().insert_events(stored_events, **kwargs)
+        if self.checkpoints is not None and stored_events:
+            self.checkpoints.written(len(stored_events))  # committed: checkpoint off our path
+        return positions
+
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **_: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
+        if self.checkpoints is not None:
+            c.execute("PRAGMA wal_autocheckpoint=0")  # per connection; the pool makes more
         c.executemany(self.insert_events_statement,
                       [(_hex(s.originator_id), s.originator_version, s.topic, s.state)
                        for s in stored_events])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -183,6 +183,12 @@ class BookOfBusiness(Application[UUID]):
         return self.rulebook_history().effective_on(on)
 
     def _commit(self, *aggregates: Aggregate | None, created: str | None = None) -> int | None:
+        """Save all changes in one transaction; the last position written, if any."""
+        positions = self._store(*aggregates, created=created)
+        return max(positions) if positions else None
+
+    def _store(self, *aggregates: Aggregate | None, created: str | None = None
+               ) -> Sequence[int]:
         """Save all changes in one transaction; a clash is a conflict, never a lost write."""
         # Events go straight to the event store: Application.save() would also check each
         # aggregate against runtime Protocols, which costs more than the insert on big feeds.
@@ -197,7 +203,7 @@ class BookOfBusiness(Application[UUID]):
             # The mapper and recorder of the event store, without building the library's
             # per-event Recording objects: a position is all a write answers.
             positions = self.recorder.insert_events(
-                [self.mapper.to_stored_event(event) for event in events])
+                [self.mapper.to_stored_event(event) for event in events]) or []
         except (IntegrityError, RecordConflictError) as e:
             for aggregate in aggregates:
                 if aggregate is not None:
@@ -207,7 +213,7 @@ class BookOfBusiness(Application[UUID]):
             raise ConcurrencyConflict(
                 "the record was changed by someone else meanwhile; nothing was written, retry"
             ) from e
-        return max(positions) if positions else None
+        return positions
 
     def _evict(self, aggregate_id: UUID) -> None:
         cache = self.repository.cache
@@ -522,8 +528,14 @@ class BookOfBusiness(Application[UUID]):
             if report.invalid and not skip_invalid:
                 self.warm_customers.forget(changed)
                 return report
+
+            def commit(*batch: Customer) -> int | None:
+                positions = self._store(*batch)
+                self.warm_customers.stored(positions)
+                return max(positions) if positions else None
+
             try:
-                return write_feed(report, changed, self._commit, progress,
+                return write_feed(report, changed, commit, progress,
                                   CHUNK_EVENTS[self.settings.backend])
             except BaseException:
                 self.warm_customers.forget(changed)

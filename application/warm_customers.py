@@ -17,6 +17,7 @@ Correctness never rests on the cache: a change that races a save collides on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from application.bulk_reads import moved_since, stored_at, stored_streams, stream_key
@@ -75,6 +76,14 @@ class WarmCustomers:
             except Exception:  # out of order or not a customer event: read it afresh later
                 del self.customers[key]
         self.current_to = head
+
+    def stored(self, positions: Sequence[int]) -> None:
+        """The feed's own write landed at `positions`. When they follow straight on from
+        `current_to`, no one else wrote in between and the warm customers already hold
+        what was written, so the next catch-up need not read those events back."""
+        following = range(self.current_to + 1, self.current_to + len(positions) + 1)
+        if positions and list(positions) == list(following):
+            self.current_to = following[-1]
 
     def forget(self, customers: list[Customer]) -> None:
         """Drop customers whose in-memory changes were not stored (refused or failed)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from application.checkpoints import BackgroundCheckpoints
 from application.settings import Settings, postgres_connection
 
 COPY_FROM = 200  # rows: below this, PostgreSQL's executemany beats a COPY round trip
@@ -47,6 +48,8 @@ class ViewDatabase:
         self._owners: dict[threading.Thread, Any] = {}
         self._all_lock = threading.Lock()
         self.schema = env.get("POSTGRES_SCHEMA") or "public"
+        self._checkpoints = BackgroundCheckpoints.for_file(env.get("SQLITE_DBNAME", "")) \
+            if self.backend == "sqlite" else None
 
     # ---- connection ----------------------------------------------------------
 
@@ -73,6 +76,8 @@ class ViewDatabase:
                                    check_same_thread=False)
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
+            if self._checkpoints is not None:  # checkpoints run in the background (ADR 0015)
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             return conn
         return postgres_connection(self.settings)
 
@@ -160,6 +165,11 @@ class ViewDatabase:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if self._checkpoints is not None:
+                if getattr(self._local, "large", False):
+                    self._checkpoints.request()  # a long catch-up's commit: thousands of pages
+                else:
+                    self._checkpoints.written(0)
         else:
             with conn.transaction():
                 yield
@@ -168,17 +178,20 @@ class ViewDatabase:
     def large_page_cache(self, mib: int) -> Iterator[None]:
         """SQLite: this thread's connection keeps up to `mib` MiB of pages while inside (a
         long catch-up writing all over large B-trees), then goes back to its default, which
-        frees them. PostgreSQL caches on the server: nothing to do."""
+        frees them; each of its large commits asks for a background WAL checkpoint
+        (application/checkpoints.py). PostgreSQL caches on the server: nothing to do."""
         if self.backend != "sqlite":
             yield
             return
         conn = self.connection()
         previous = int(conn.execute("PRAGMA cache_size").fetchone()[0])
         conn.execute(f"PRAGMA cache_size=-{mib * 1024}")
+        self._local.large = True
         try:
             yield
         finally:
             conn.execute(f"PRAGMA cache_size={previous}")
+            self._local.large = False
 
     def table_exists(self, name: str) -> bool:
         if self.backend == "sqlite":

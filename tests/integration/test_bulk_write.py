@@ -116,3 +116,31 @@ def test_a_write_racing_the_feed_is_retried_and_a_lasting_race_refused_not_lost(
     assert recorded == sorted(recorded)
     assert all(t.tzinfo is UTC or t.utcoffset() is not None for t in recorded)
     assert datetime.now(UTC) >= recorded[-1]
+
+
+def test_the_feed_reads_back_only_what_others_wrote(
+        make_app: Callable[..., BookOfBusiness], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's own write moves its warm customers' position on; a write by someone else
+    landing between the freshness check and the feed's commit is still read next time."""
+    feed_process, api_process = make_app(), make_app()
+    for no in ("A", "B"):
+        onboard(feed_process, no)
+    feed_process.import_balances(feed([("A", date(2026, 1, 2), "10.00"),
+                                       ("B", date(2026, 1, 2), "20.00")]))
+    warm = feed_process.warm_customers
+    assert warm.current_to == feed_process.max_position()  # its own write: nothing to re-read
+    warm_get = warm.get
+
+    def get_then_race(numbers: list[str]) -> object:
+        found = warm_get(numbers)
+        api_process.record_balance(c.RecordBalance(customer_no="B", on=date(2026, 1, 5),
+                                                   deposit="55.00", loan="0.00", actor="ops"))
+        return found
+
+    monkeypatch.setattr(warm, "get", get_then_race)
+    raced = feed_process.import_balances(feed([("A", date(2026, 1, 3), "30.00")]))
+    monkeypatch.undo()
+    assert raced.recorded == 1
+    assert warm.current_to < feed_process.max_position()  # B's change is not skipped …
+    assert warm.get(["B"])["B"].balances[date(2026, 1, 5)] == (5500, 0)  # … but read
+    assert warm.current_to == feed_process.max_position()

@@ -20,6 +20,7 @@ from eventsourcing.persistence import Mapper
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application import balance_import
 from application.balance_import import BalanceRow, InvalidRow, _fast_row, _row, parse_feed
 from application.transcoding import EventMapper, OrjsonTranscoder
 from domain.aggregate import build_event
@@ -162,3 +163,38 @@ def test_parse_feed_mixes_fast_and_general_rows() -> None:
     assert isinstance(rows[2], InvalidRow)
     assert rows[2].code == "validation_error"
     assert rows[2].row == 4
+
+
+valid_records = st.lists(st.tuples(
+    st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True),
+    st.dates().map(date.isoformat),
+    st.integers(0, 10**14).map(lambda f: f"{f // 100}.{f % 100:02d}"),
+    st.one_of(st.integers(0, 10**6).map(str), st.sampled_from(["0.5", "12.30", "0.00"]))
+).map(list), max_size=8)
+
+
+@given(valid_records, st.one_of(st.none(), cells), st.integers(0, 8),
+       st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_a_plain_file_reads_as_the_csv_path_reads_it(
+        records: list[list[str]], odd: list[str] | None, at: int, newline: str,
+        final_newline: bool) -> None:
+    """The whole-file pattern (one match a line) and the csv module agree on every file;
+    any line the pattern does not take sends the whole file to the csv path."""
+    if odd is not None:
+        records.insert(at, odd)
+    lines = ["customer_no,on,deposit,loan", *(",".join(r) for r in records)]
+    text = newline.join(lines) + (newline if final_newline else "")
+    plain = balance_import._plain_file(text)
+    general = balance_import._csv_rows(text)
+    if plain is not None:
+        assert plain == general
+        assert all(isinstance(r, BalanceRow) for r in plain)
+
+
+def test_the_usual_file_takes_the_plain_path() -> None:
+    text = "customer_no,on,deposit,loan\r\nC1,2026-01-02,100.5,0\r\nC2,2026-01-03,7.05,1.00\r\n"
+    assert balance_import._plain_file(text) == [
+        BalanceRow(2, "C1", date(2026, 1, 2), 10_050, 0),
+        BalanceRow(3, "C2", date(2026, 1, 3), 705, 100)]
+    assert balance_import._plain_file(text.replace("C2", "C 2")) is None
+    assert balance_import._plain_file(text.replace("01-03", "02-30")) is None

@@ -1,0 +1,73 @@
+"""SQLite WAL checkpoints run in the background, not in the writer's commit (ADR 0015)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from application.checkpoints import EVENTS_PER_CHECKPOINT, BackgroundCheckpoints
+from application.service import BookOfBusiness
+from tests.projection_support import onboard
+
+pytestmark = pytest.mark.integration
+
+
+def wal_database(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, pad BLOB)")
+    return conn
+
+
+def test_pages_reach_the_database_file_only_through_the_background_checkpoint(
+        tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    conn = wal_database(path)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(n, os.urandom(200)) for n in range(5000)])
+    conn.execute("COMMIT")
+    before = path.stat().st_size
+    checkpoints = BackgroundCheckpoints(str(path))
+    checkpoints.written(EVENTS_PER_CHECKPOINT - 1)
+    checkpoints.wait(10)
+    assert (checkpoints.completed, path.stat().st_size) == (0, before)  # not enough yet
+    checkpoints.written(1)
+    checkpoints.wait(10)
+    assert checkpoints.completed == 1
+    assert path.stat().st_size > before + 5000 * 200  # the rows are in the file now
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 5000
+    conn.close()
+
+
+def test_a_removed_store_is_not_recreated(tmp_path: Path) -> None:
+    checkpoints = BackgroundCheckpoints(str(tmp_path / "gone.db"))
+    checkpoints.written(EVENTS_PER_CHECKPOINT)
+    checkpoints.wait(10)
+    assert checkpoints.completed == 0
+    assert not (tmp_path / "gone.db").exists()
+
+
+def test_the_event_store_never_checkpoints_in_its_commit(
+        make_app: Callable[..., BookOfBusiness], backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("a SQLite matter: PostgreSQL has no WAL checkpoints in its commits")
+    app = make_app()
+    start = date(2020, 1, 1)
+    onboard(app, "A", on=start)
+    lines = ["customer_no,on,deposit,loan"] + [
+        f"A,{start + timedelta(days=d)},{d}.00,0.00" for d in range(EVENTS_PER_CHECKPOINT)]
+    report = app.import_balances("\n".join(lines) + "\n")
+    assert report.recorded == EVENTS_PER_CHECKPOINT
+    checkpoints = app.recorder.checkpoints
+    checkpoints.wait(10)
+    assert checkpoints.completed >= 1
+    with app.recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 0
+    assert len(app.customer("A").balances) == EVENTS_PER_CHECKPOINT
