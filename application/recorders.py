@@ -24,8 +24,8 @@ uniqueness check on (stream, version), same notification ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -37,6 +37,39 @@ from psycopg.sql import SQL, Identifier
 from application.checkpoints import BackgroundCheckpoints
 
 COPY_FROM = 64  # events: below this the library's pipelined INSERT is faster than COPY
+
+
+class EncodedAsRead(Sequence[StoredEvent]):
+    """Domain events that become stored events as the recorder reads them.
+
+    A batch encoded whole and then copied leaves PostgreSQL idle while Python
+    encodes, and Python idle while PostgreSQL inserts and indexes. Encoded as
+    `COPY` reads them, the rows already sent are inserted on the other core
+    while the next ones are encoded. And each encoded state is freed once sent:
+    a night of them held whole made every `orjson.dumps` cost twice as much in
+    the allocator (2.8 → 5.8 µs an event, measured). Reading it again (a retried
+    insert) encodes again: the same events give the same rows."""
+
+    def __init__(self, events: Sequence[Any], encode: Callable[[Any], StoredEvent]) -> None:
+        self._events = events
+        self._encode = encode
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return map(self._encode, self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredEvent | Sequence[StoredEvent]:
+        if isinstance(index, slice):
+            return [self._encode(event) for event in self._events[index]]
+        return self._encode(self._events[index])
 
 
 def _hex(originator_id: UUID | str) -> str:
@@ -61,9 +94,10 @@ class BulkSQLiteRecorder(SQLiteApplicationRecorder):
             return []
         if self.checkpoints is not None:
             c.execute("PRAGMA wal_autocheckpoint=0")  # per connection; the pool makes more
+        # Rows as SQLite steps through them: each encoded event is freed once bound
         c.executemany(self.insert_events_statement,
-                      [(_hex(s.originator_id), s.originator_version, s.topic, s.state)
-                       for s in stored_events])
+                      ((_hex(s.originator_id), s.originator_version, s.topic, s.state)
+                       for s in stored_events))
         c.execute("SELECT last_insert_rowid()")
         last = int(c.fetchone()[0])
         return list(range(last - len(stored_events) + 1, last + 1))
@@ -85,7 +119,7 @@ class BulkPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
         if len(stored_events) < COPY_FROM:
-            inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            inserted: Sequence[int] | None = super().insert_events(list(stored_events), **kwargs)
             return inserted
         # get_connection() turns psycopg's errors into the library's (IntegrityError …).
         with self.datastore.get_connection() as conn, conn.transaction(), \

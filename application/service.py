@@ -33,6 +33,7 @@ from application.balance_import import (
     parse_feed,
     write_feed,
 )
+from application.recorders import EncodedAsRead
 from application.settings import Clock, Settings, schema_lock
 from application.warm_customers import WarmCustomers
 from domain import identity
@@ -201,9 +202,10 @@ class BookOfBusiness(Application[UUID]):
             object.__setattr__(event, "timestamp", stored_at)
         try:
             # The mapper and recorder of the event store, without building the library's
-            # per-event Recording objects: a position is all a write answers.
+            # per-event Recording objects: a position is all a write answers. Each event
+            # is encoded as the recorder sends it (application/recorders.py).
             positions = self.recorder.insert_events(
-                [self.mapper.to_stored_event(event) for event in events]) or []
+                EncodedAsRead(events, self.mapper.to_stored_event)) or []
         except (IntegrityError, RecordConflictError) as e:
             for aggregate in aggregates:
                 if aggregate is not None:

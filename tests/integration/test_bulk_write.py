@@ -16,7 +16,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from application import commands as c
-from application.recorders import COPY_FROM
+from application.recorders import COPY_FROM, EncodedAsRead
 from application.service import BookOfBusiness
 from domain.errors import ConcurrencyConflict
 from tests.projection_support import onboard
@@ -51,6 +51,48 @@ def test_a_clash_refuses_the_whole_batch(app: BookOfBusiness) -> None:
     with pytest.raises(IntegrityError):
         app.recorder.insert_events(clashing)
     assert app.max_position() == head
+    assert app.recorder.insert_events(stored(COPY_FROM))  # and the store still takes writes
+
+
+@pytest.mark.parametrize("size", [COPY_FROM - 1, 5000])
+def test_events_encoded_as_read_store_the_rows_a_list_stores(app: BookOfBusiness,
+                                                             size: int) -> None:
+    events = stored(size)
+    encoded: list[int] = []
+
+    def encode(event: StoredEvent) -> StoredEvent:
+        encoded.append(event.originator_version)
+        return event
+
+    lazy = EncodedAsRead(events, encode)
+    assert encoded == []  # nothing encoded until the recorder reads
+    assert len(lazy) == size and lazy[2] == events[2] and list(lazy[1:3]) == events[1:3]
+    encoded.clear()
+    before = app.max_position()
+    positions = app.recorder.insert_events(lazy)
+    assert positions is not None and list(positions) == list(range(before + 1, before + size + 1))
+    assert sorted(encoded) == [e.originator_version for e in events]  # each one, once
+    rows = app.recorder.select_notifications(before + 1, size + 1)
+    assert [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows] == [
+        (e.originator_id, e.originator_version, e.topic, e.state) for e in events]
+
+
+@pytest.mark.parametrize("size", [COPY_FROM - 1, 5000])
+def test_an_event_that_fails_to_encode_midway_writes_nothing(app: BookOfBusiness,
+                                                             size: int) -> None:
+    """Rows already sent when a later event fails to encode are rolled back with it."""
+    events = stored(size)
+    head = app.max_position()
+
+    def encode(event: StoredEvent) -> StoredEvent:
+        if event.originator_version == size - 1:
+            raise ValueError("cannot encode")
+        return event
+
+    with pytest.raises(ValueError, match="cannot encode"):
+        app.recorder.insert_events(EncodedAsRead(events, encode))
+    assert app.max_position() == head
+    assert list(app.recorder.select_notifications(head + 1, size + 1)) == []
     assert app.recorder.insert_events(stored(COPY_FROM))  # and the store still takes writes
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import Mapper
 from hypothesis import given
 from hypothesis import strategies as st
@@ -125,10 +126,12 @@ def test_event_mapper_stores_what_the_library_mapper_stores() -> None:
     events = [*customer.collect_events(), *assignment.collect_events(),
               *manager.collect_events()]
     assert events
-    ours, theirs = EventMapper(OrjsonTranscoder()), Mapper(transcoder=OrjsonTranscoder())
-    for event in events:
-        assert ours.to_stored_event(event) == theirs.to_stored_event(event)
-        assert vars(ours.to_domain_event(ours.to_stored_event(event))) == vars(event)
+    for compressor in (None, ZlibCompressor()):  # the one-pass path, and the general one
+        ours = EventMapper(OrjsonTranscoder(), compressor=compressor)
+        theirs = Mapper(transcoder=OrjsonTranscoder(), compressor=compressor)
+        for event in events:
+            assert ours.to_stored_event(event) == theirs.to_stored_event(event)
+            assert vars(ours.to_domain_event(ours.to_stored_event(event))) == vars(event)
 
 
 amounts = st.one_of(
