@@ -136,22 +136,14 @@ def decode_state(data: bytes) -> Any:
     return _decode_top(orjson.loads(data))
 
 
-_ORIGINATOR = frozenset({"originator_id", "originator_version"})
-
-
 class EventMapper(Mapper[UUID]):
     """The library's mapper with each event class's topic and version looked up once.
 
-    Same stored form as `Mapper.to_stored_event` (tested); reading is unchanged. With
-    this module's transcoder and no compressor or cipher (rmbook's settings), an
-    event's state is tagged and dumped in one pass: no copy of it to pop the
-    originator from, no second dict for the tagged values."""
+    Same stored form as `Mapper.to_stored_event` (tested); reading is unchanged."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._classes: dict[type, tuple[str, int]] = {}
-        self._direct = (type(self.transcoder) is OrjsonTranscoder
-                        and not self.compressor and not self.cipher)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         cls = type(domain_event)
@@ -159,22 +151,15 @@ class EventMapper(Mapper[UUID]):
         if known is None:
             known = self._classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
         topic, class_version = known
-        fields = vars(domain_event)
-        if self._direct:
-            tagged = {key: _tag(value) for key, value in fields.items()
-                      if key not in _ORIGINATOR}
-            if class_version > 1:
-                tagged["class_version"] = class_version
-            stored = orjson.dumps(tagged, default=_encode, option=_OPTIONS)
-        else:
-            state = {key: value for key, value in fields.items() if key not in _ORIGINATOR}
-            if class_version > 1:
-                state["class_version"] = class_version
-            stored = self.transcoder.encode(state)
-            if self.compressor:
-                stored = self.compressor.compress(stored)
-            if self.cipher:
-                stored = self.cipher.encrypt(stored)
-        return StoredEvent(originator_id=fields["originator_id"],
-                           originator_version=fields["originator_version"],
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored = self.transcoder.encode(state)
+        if self.compressor:
+            stored = self.compressor.compress(stored)
+        if self.cipher:
+            stored = self.cipher.encrypt(stored)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=topic, state=stored)

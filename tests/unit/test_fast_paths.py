@@ -126,7 +126,7 @@ def test_event_mapper_stores_what_the_library_mapper_stores() -> None:
     events = [*customer.collect_events(), *assignment.collect_events(),
               *manager.collect_events()]
     assert events
-    for compressor in (None, ZlibCompressor()):  # the one-pass path, and the general one
+    for compressor in (None, ZlibCompressor()):  # as rmbook stores, and compressed
         ours = EventMapper(OrjsonTranscoder(), compressor=compressor)
         theirs = Mapper(transcoder=OrjsonTranscoder(), compressor=compressor)
         for event in events:
