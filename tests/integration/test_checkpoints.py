@@ -90,11 +90,13 @@ def test_the_log_is_rewound_while_writers_keep_writing(tmp_path: Path) -> None:
         checkpoints.written(len(rows))
         for n in range(20):  # the day's commands, while the night's checkpoint runs
             conn.execute("INSERT INTO t VALUES (?, ?)", (-(night * 100 + n) - 1, b"c"))
-        time.sleep(0.002)  # the next night parsed and decided
+        # The next night parsed and decided: a pause the RESTART's busy handler can find
+        # on a loaded machine too (at 2 ms it missed them beside a parallel test run).
+        time.sleep(0.02)
     checkpoints.wait(10)
     wal_pages = (path.with_name("store.db-wal").stat().st_size - 32) // (4096 + 24)
     assert checkpoints.restarts >= 1
     # The 60 nights wrote ~60 × 90 pages of rows alone; the log holds a few nights of them.
-    assert wal_pages < 2_500, wal_pages
+    assert wal_pages < 1_500, wal_pages  # ~500 with the RESTART, ~3,500 without (measured)
     assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == written + 60 * 20
     conn.close()
