@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from application.checkpoints import BackgroundCheckpoints
@@ -112,18 +113,28 @@ class ViewDatabase:
         """Write many rows set-wise. With `key`, a row whose key exists is skipped or, for
         the `update` columns, overwritten (rows must then have distinct keys).
 
+        Rows go in key order. A long catch-up's batch arrives in event order (a day of
+        balances across every customer); written in that order every insert touches a
+        different leaf of the key's B-tree, and on PostgreSQL a customer's year of
+        balances is spread over ~150 heap pages instead of ~15. Measured on 3 million
+        balances in batches of 200,000: loaded in 8.0 s instead of 11.1 (SQLite), and a
+        customer's year read in 0.4 ms instead of 1.0 (PostgreSQL; docs/performance.md).
+
         SQLite: one `executemany`. PostgreSQL: a large batch is copied (binary COPY) into
         a temporary table and merged with one INSERT … SELECT — a round trip per batch
         instead of one per row; a small one goes by `executemany`."""
         if not rows:
             return
         names = ", ".join(columns)
-        conflict = ""
+        conflict = order = ""
         if key:
             action = ("DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in update)
                       if update else "DO NOTHING")
             conflict = f" ON CONFLICT ({', '.join(key)}) {action}"
+            order = f" ORDER BY {', '.join(key)}"
         if self.backend == "sqlite" or len(rows) < COPY_FROM:
+            if key:  # by the key alone: other columns may hold values that do not compare
+                rows = sorted(rows, key=itemgetter(*(columns.index(k) for k in key)))
             marks = ", ".join("?" * len(columns))
             self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}", rows)
             return
@@ -137,7 +148,9 @@ class ViewDatabase:
             with cur.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{conflict}")
+            # sorted by PostgreSQL, on its own core
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}"
+                        f"{order}{conflict}")
             cur.execute(f"DELETE FROM {staging}")
 
     def _staged(self, conn: Any) -> set[str]:
