@@ -68,7 +68,9 @@ def _verdict(target: Target, value: float | None) -> str:
     if target.name == "HTTP errors":
         return f"not met ({value:g} errors)"
     if target.at_least:
-        return f"not met: {value / target.bound:.0%} of the target"
+        share = value / target.bound  # a near miss keeps a decimal: "100 %" would read as met
+        return f"not met: {share:.1%} of the target" if share >= 0.995 else \
+            f"not met: {share:.0%} of the target"
     return f"not met: {value / target.bound:.1f}× the bound"
 
 

@@ -33,6 +33,11 @@ def test_each_target_is_judged_against_its_bound() -> None:
     assert verdicts["HTTP mix p99"] == "not measured"
 
 
+def test_a_near_miss_is_not_rounded_up_to_the_whole_target() -> None:
+    lines = table(result("postgres", "bank", raw_ratio=0.249)).splitlines()
+    assert "| not met: 99.6% of the target |" in lines[2]
+
+
 def test_the_raw_insert_bound_depends_on_the_backend() -> None:
     # 0.3 meets PostgreSQL's 0.25 but not SQLite's 0.40
     rows = combined([result("sqlite", "bank", raw_ratio=0.3),
