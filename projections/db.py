@@ -111,7 +111,9 @@ class ViewDatabase:
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                     key: Sequence[str] = (), update: Sequence[str] = ()) -> None:
         """Write many rows set-wise. With `key`, a row whose key exists is skipped or, for
-        the `update` columns, overwritten (rows must then have distinct keys).
+        the `update` columns, overwritten. Rows of one batch must have distinct keys, or
+        equal rows for a key: sorted by key, which of two differing rows comes first is
+        not defined.
 
         Rows go in key order. A long catch-up's batch arrives in event order (a day of
         balances across every customer); written in that order every insert touches a

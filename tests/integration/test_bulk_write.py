@@ -16,6 +16,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from application import commands as c
+from application.bulk_reads import _Table
 from application.recorders import COPY_FROM, EncodedAsRead
 from application.service import BookOfBusiness
 from domain.errors import ConcurrencyConflict
@@ -186,3 +187,16 @@ def test_the_feed_reads_back_only_what_others_wrote(
     assert warm.current_to < feed_process.max_position()  # B's change is not skipped …
     assert warm.get(["B"])["B"].balances[date(2026, 1, 5)] == (5500, 0)  # … but read
     assert warm.current_to == feed_process.max_position()
+
+
+def test_the_feeds_bulk_reads_are_planned_for_a_few_rows(app: BookOfBusiness) -> None:
+    """Without statistics the planner once ran a 16-row read with parallel workers and JIT
+    (271 ms); the feed's bulk reads switch both off for their own transaction only."""
+    if app.settings.backend != "postgres":
+        pytest.skip("a PostgreSQL planner matter")
+    settings = _Table(app.recorder).rows("SELECT current_setting('jit'), "
+                                         "current_setting('max_parallel_workers_per_gather')", [])
+    assert settings == [("off", "0")]
+    with app.recorder.datastore.transaction(commit=False) as cursor:  # other reads keep theirs
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather') AS w")
+        assert cursor.fetchone()["w"] != "0"
