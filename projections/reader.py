@@ -30,7 +30,7 @@ class BookReader:
         return orjson.loads(row[0]) if row else None
 
     def customers(self, numbers: list[str]) -> dict[str, Doc]:
-        return {no: orjson.loads(doc) for no, doc in self._for_customers(
+        return {no: orjson.loads(doc) for no, doc in self.db.fetch_in(
             f"SELECT customer_no, doc FROM {self.t('customers')} WHERE customer_no IN ({{in}})",
             numbers)}
 
@@ -96,7 +96,7 @@ class BookReader:
     def visits(self, customer_nos: list[str], start: date, end: date
                ) -> dict[str, list[tuple[date, str]]]:
         found: dict[str, list[tuple[date, str]]] = {no: [] for no in customer_nos}
-        for no, day, staff in self._for_customers(
+        for no, day, staff in self.db.fetch_in(
                 f"SELECT customer_no, day, staff_no FROM {self.t('visits')} WHERE customer_no "
                 "IN ({in}) AND day>=? AND day<=? ORDER BY day",
                 customer_nos, start.isoformat(), end.isoformat()):
@@ -104,19 +104,9 @@ class BookReader:
         return found
 
     def last_visits(self, customer_nos: list[str], until: date) -> dict[str, date]:
-        return {no: date.fromisoformat(day) for no, day in self._for_customers(
+        return {no: date.fromisoformat(day) for no, day in self.db.fetch_in(
             f"SELECT customer_no, MAX(day) FROM {self.t('visits')} WHERE customer_no "
             "IN ({in}) AND day<=? GROUP BY customer_no", customer_nos, until.isoformat())}
-
-    def _for_customers(self, statement: str, numbers: list[str], *params: Any) -> list[Any]:
-        """Rows of `statement` for many customers: `{in}` becomes the placeholders of up to
-        500 numbers at a time (below every driver's parameter limit), then `params`."""
-        rows: list[Any] = []
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i:i + 500]
-            rows += self.db.fetchall(statement.replace("{in}", ",".join("?" * len(chunk))),
-                                     [*chunk, *params])
-        return rows
 
     def accounts(self, branch: str | None, start: date, end: date) -> list[Doc]:
         params: list[Any] = [start.isoformat(), end.isoformat()]

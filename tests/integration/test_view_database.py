@@ -1,0 +1,48 @@
+"""The views' connection reads the same rows, in the same Python types, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from application.settings import Settings
+from projections.db import ViewDatabase
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[ViewDatabase]:
+    views = ViewDatabase(Settings(database_url=database_url))
+    views.execute(f"CREATE TABLE docs (no TEXT PRIMARY KEY, day TEXT NOT NULL, "
+                  f"amount {views.bigint} NOT NULL, doc {views.blob} NOT NULL)")
+    with views.transaction():
+        views.executemany("INSERT INTO docs (no, day, amount, doc) VALUES (?, ?, ?, ?)",
+                          [(f"C{i:05d}", f"2025-01-{1 + i % 28:02d}", i * 1_000_000_007,
+                            b'{"no": %d, "bytes": "\x00\xff"}' % i) for i in range(1_200)])
+    yield views
+    views.close()
+
+
+def test_keys_beyond_one_statements_share_are_all_read_with_the_params_after_them(
+        db: ViewDatabase) -> None:
+    # 1,100 keys: more than SQLite's chunk of 500, and some that no row has
+    keys = [f"C{i:05d}" for i in range(0, 2_200, 2)]
+    rows = db.fetch_in("SELECT no, day FROM docs WHERE no IN ({in}) AND day <= ? ORDER BY no",
+                       keys, "2025-01-10")
+    expected = [(f"C{i:05d}", f"2025-01-{1 + i % 28:02d}") for i in range(0, 1_200, 2)
+                if 1 + i % 28 <= 10]
+    assert sorted(tuple(r) for r in rows) == expected
+
+
+def test_no_keys_read_nothing(db: ViewDatabase) -> None:
+    assert db.fetch_in("SELECT no FROM docs WHERE no IN ({in})", []) == []
+
+
+def test_documents_and_numbers_come_back_as_stored(db: ViewDatabase) -> None:
+    # PostgreSQL's rows travel in binary: bytes stay bytes, big integers stay int
+    no, day, amount, doc = db.fetchone("SELECT no, day, amount, doc FROM docs WHERE no = ?",
+                                       ("C01199",))
+    assert (no, day, amount) == ("C01199", "2025-01-24", 1199 * 1_000_000_007)
+    assert bytes(doc) == b'{"no": 1199, "bytes": "\x00\xff"}'
+    assert isinstance(doc, bytes)
+    assert db.fetchone("SELECT COUNT(*), MAX(day) FROM docs")[0:2] == (1_200, "2025-01-28")
