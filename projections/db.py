@@ -177,6 +177,8 @@ class ViewDatabase:
         bound before `params`. SQLite: the placeholders of up to 500 keys at a time (below
         its parameter limit). PostgreSQL: one `= ANY(?)` over an array, a statement of one
         shape however many keys, so it is parsed and planned once, not once per length."""
+        if "IN ({in})" not in statement:
+            raise ValueError(f"no 'IN ({{in}})' for the keys in: {statement}")
         if not keys:
             return []
         if self.backend != "sqlite":

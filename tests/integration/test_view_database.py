@@ -38,6 +38,11 @@ def test_no_keys_read_nothing(db: ViewDatabase) -> None:
     assert db.fetch_in("SELECT no FROM docs WHERE no IN ({in})", []) == []
 
 
+def test_a_statement_without_a_place_for_the_keys_is_refused(db: ViewDatabase) -> None:
+    with pytest.raises(ValueError, match="IN"):
+        db.fetch_in("SELECT no FROM docs WHERE no = ?", ["C00001"])
+
+
 def test_documents_and_numbers_come_back_as_stored(db: ViewDatabase) -> None:
     # PostgreSQL's rows travel in binary: bytes stay bytes, big integers stay int
     no, day, amount, doc = db.fetchone("SELECT no, day, amount, doc FROM docs WHERE no = ?",
