@@ -20,6 +20,7 @@ PostgreSQL is covered with a fixed history that exercises every kind of event.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import time
@@ -453,6 +454,7 @@ def _tier_template() -> Path:
     """A SQLite store holding a manager with POOL corporate customers and no credit yet,
     written once and copied per example (writing it costs more than the example)."""
     folder = Path(tempfile.mkdtemp(prefix="rmbook-tiers-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # cached for the whole run
     app = BookOfBusiness(Settings(database_url=f"sqlite:///{folder}/rmbook.db", today=TODAY))
     try:
         book_of(app, "T1", POOL)
