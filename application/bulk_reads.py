@@ -16,11 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from psycopg.rows import tuple_row
 
-CHUNK = 500  # ids per statement: well below every driver's parameter limit
-
-
-def _chunks(ids: Sequence[UUID]) -> list[Sequence[UUID]]:
-    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+from application.key_lists import chunks
 
 
 class _Table:
@@ -89,8 +85,7 @@ def stored_at(recorder: Any, positions: Sequence[int]) -> list[StoredEvent]:
     """The stored events at these positions, in position order."""
     table = _Table(recorder)
     found: list[StoredEvent] = []
-    for i in range(0, len(positions), CHUNK):
-        chunk = positions[i:i + CHUNK]
+    for chunk in chunks(positions):
         rows = sorted(table.rows(
             f"SELECT {table.position}, originator_id, originator_version, topic, state "
             f"FROM {table.name} WHERE {table.position} IN ({table.marks(len(chunk))})", chunk))
@@ -100,7 +95,7 @@ def stored_at(recorder: Any, positions: Sequence[int]) -> list[StoredEvent]:
 
 def stored_streams(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
     streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for row in _query(recorder, "SELECT originator_id, originator_version, topic, state "
                           "FROM {table} WHERE originator_id IN ({ids}) "
                           "ORDER BY originator_id, originator_version", chunk):

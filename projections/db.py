@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 from application.checkpoints import BackgroundCheckpoints
+from application.key_lists import chunks
 from application.settings import Settings, postgres_connection
 
 COPY_FROM = 200  # rows: below this, PostgreSQL's executemany beats a COPY round trip
@@ -174,8 +175,8 @@ class ViewDatabase:
 
     def fetch_in(self, statement: str, keys: Sequence[Any], *params: Any) -> list[Any]:
         """Rows of `statement` for many keys: its `IN ({in})` stands for the key list,
-        bound before `params`. SQLite: the placeholders of up to 500 keys at a time (below
-        its parameter limit). PostgreSQL: one `= ANY(?)` over an array, a statement of one
+        bound before `params`. SQLite: the placeholders of up to `CHUNK` keys at a time
+        (application/key_lists.py). PostgreSQL: one `= ANY(?)` over an array, a statement of one
         shape however many keys, so it is parsed and planned once, not once per length."""
         if "IN ({in})" not in statement:
             raise ValueError(f"no 'IN ({{in}})' for the keys in: {statement}")
@@ -185,8 +186,7 @@ class ViewDatabase:
             return self.fetchall(statement.replace("IN ({in})", "= ANY(?)"),
                                  [list(keys), *params])
         rows: list[Any] = []
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+        for chunk in chunks(keys):
             rows += self.fetchall(statement.replace("{in}", ",".join("?" * len(chunk))),
                                   [*chunk, *params])
         return rows

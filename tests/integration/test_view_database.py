@@ -50,4 +50,7 @@ def test_documents_and_numbers_come_back_as_stored(db: ViewDatabase) -> None:
     assert (no, day, amount) == ("C01199", "2025-01-24", 1199 * 1_000_000_007)
     assert bytes(doc) == b'{"no": 1199, "bytes": "\x00\xff"}'
     assert isinstance(doc, bytes)
+    if db.backend == "postgres":
+        from psycopg.pq import Format
+        assert db.execute("SELECT doc FROM docs LIMIT 1").format == Format.BINARY
     assert db.fetchone("SELECT COUNT(*), MAX(day) FROM docs")[0:2] == (1_200, "2025-01-28")
