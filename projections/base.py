@@ -39,6 +39,11 @@ class Projection(ABC):
     def forget(self) -> None:
         """Drop in-memory state after a failed transaction; reload from tables next time."""
 
+    def reads_state(self, topic: str) -> bool:
+        """Whether `apply` looks inside events of `topic`. In a long catch-up a row that no
+        projection of the batch looks inside is not decoded (`envelopes.UNDECODED`)."""
+        return True
+
     @property
     def rulebook_version(self) -> str | None:
         return None

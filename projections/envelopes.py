@@ -9,12 +9,18 @@ batch is decoded once for every projection that follows it.
 The recorded instant (`timestamp`) stays the ISO text it is stored as: most
 projections never look at it, and parsing millions of them was a measurable
 share of a rebuild; `recorded_at` parses it on demand.
+
+A read may leave the rows of some topics undecoded (`state` is `UNDECODED`):
+topics no projection reading the batch looks inside — in a long catch-up the
+balances, which the audit only hashes and the book copies in the database
+(ADR 0016).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import orjson
@@ -29,8 +35,11 @@ from application.bulk_reads import stream_key
 from application.transcoding import decode_state, parse_date
 from projections.db import ViewDatabase
 
-__all__ = ["Envelope", "RawRow", "envelope", "read", "read_raw", "stream", "stream_key",
-           "upcast"]
+__all__ = ["UNDECODED", "Envelope", "RawRow", "envelope", "kind_of", "read", "read_raw", "stream",
+           "stream_key", "upcast"]
+
+# The state of a row read undecoded: empty and read-only, told apart by identity.
+UNDECODED: dict[str, Any] = MappingProxyType({})  # type: ignore[assignment]
 
 
 class Envelope(NamedTuple):
@@ -84,7 +93,8 @@ def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
 _kinds: dict[str, str] = {}
 
 
-def _kind(topic: str) -> str:
+def kind_of(topic: str) -> str:
+    """'Customer/BalanceRecorded' from the topic 'rmbook/Customer/BalanceRecorded'."""
     found = _kinds.get(topic)
     if found is None:
         found = _kinds[topic] = topic[7:] if topic.startswith("rmbook/") else topic
@@ -119,11 +129,16 @@ def _decode_all(raw: bytes) -> dict[str, Any]:
     return state
 
 
-def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -> Envelope:
+def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes,
+             undecoded: Mapping[str, bool] | None = None) -> Envelope:
+    """One stored row as an envelope; left undecoded where `undecoded[topic]` is true."""
+    if undecoded is not None and undecoded[topic]:
+        return Envelope(position, stream_key(stream), version, topic, UNDECODED, raw,
+                        kind_of(topic))
     state = _decode(raw)
     if "class_version" in state or _class_version(topic)[0] > 1:
         state = upcast(topic, state)
-    return Envelope(position, stream_key(stream), version, topic, state, raw, _kind(topic))
+    return Envelope(position, stream_key(stream), version, topic, state, raw, kind_of(topic))
 
 
 class RawRow(NamedTuple):
@@ -135,8 +150,12 @@ class RawRow(NamedTuple):
 
 
 def read(db: ViewDatabase, table: str, after: int, limit: int,
-         stop: int | None = None) -> list[Envelope]:
-    """The next `limit` events after position `after` (up to `stop`), decoded."""
+         stop: int | None = None, undecoded: Mapping[str, bool] | None = None
+         ) -> list[Envelope]:
+    """The next `limit` events after position `after` (up to `stop`), decoded except the
+    rows whose topic `undecoded` marks."""
+    if undecoded is not None:
+        return [envelope(*r, undecoded) for r in read_raw(db, table, after, limit, stop)]
     return [envelope(*r) for r in read_raw(db, table, after, limit, stop)]
 
 

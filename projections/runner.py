@@ -10,11 +10,12 @@ no notifications, so workers poll.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from application import gc_tuning
@@ -26,6 +27,7 @@ from projections.base import Projection
 from projections.book import BookProjection
 from projections.db import ViewDatabase
 from projections.envelopes import Envelope
+from projections.read_ahead import ReadAhead
 from projections.registry import Generation, Registry
 
 NAMES = ("book", "audit")
@@ -33,6 +35,18 @@ BATCH_EVENTS = 10_000  # events read and decoded at a time
 FLUSH_EVENTS = 200_000  # events applied between writes in a long catch-up (memory: ~100 MiB)
 BULK_CACHE_MIB = 256  # SQLite page cache of the connection writing a long catch-up
 Progress = Callable[[int, int], None]
+
+
+class _Undecoded(dict[str, bool]):
+    """topic → whether no projection of a batch looks inside its events; asked once a topic."""
+
+    def __init__(self, projections: list[Projection]) -> None:
+        super().__init__()
+        self.projections = projections
+
+    def __missing__(self, topic: str) -> bool:
+        found = self[topic] = not any(p.reads_state(topic) for p in self.projections)
+        return found
 
 
 class TrackingConflict(Exception):
@@ -58,10 +72,14 @@ class Projector:
     """The read side of one process: its view connection, registry and projections."""
 
     def __init__(self, bank: BookOfBusiness, batch_size: int = BATCH_EVENTS,
-                 projecting: bool = True, flush_events: int = FLUSH_EVENTS) -> None:
+                 projecting: bool = True, flush_events: int = FLUSH_EVENTS,
+                 copy_in_database: bool = True) -> None:
         """`projecting=False`: this process only reads views that `rmbook project` workers
-        keep up to date (API processes on PostgreSQL), so reads never catch up themselves."""
+        keep up to date (API processes on PostgreSQL), so reads never catch up themselves.
+        `copy_in_database=False`: a long catch-up decodes and folds every event in Python,
+        as a short one does (the slow path, for comparison; ADR 0016)."""
         self.bank = bank
+        self.copy_in_database = copy_in_database
         self.projecting = projecting
         self.batch_size = batch_size
         self.db = ViewDatabase(bank.settings)
@@ -87,7 +105,8 @@ class Projector:
             projection: Projection
             if generation.name == "book":
                 projection = BookProjection(self.db, generation.generation, self.bank.builtin,
-                                            generation.what_if, generation.adopt_until)
+                                            self.bank.events_table, generation.what_if,
+                                            generation.adopt_until)
             elif generation.name == "audit":
                 projection = AuditProjection(self.db, generation.generation,
                                              self.bank.events_table)
@@ -132,8 +151,10 @@ class Projector:
 
     # ---- processing --------------------------------------------------------------
 
-    def _read(self, after: int, stop: int | None) -> list[Envelope]:
-        return envelopes.read(self.db, self.bank.events_table, after, self.batch_size, stop)
+    def _read(self, after: int, stop: int | None,
+              undecoded: Mapping[str, bool] | None = None) -> list[Envelope]:
+        return envelopes.read(self.db, self.bank.events_table, after, self.batch_size, stop,
+                              undecoded)
 
     def _apply(self, generations: list[Generation], rows: list[Envelope],
                known_at: datetime | None) -> None:
@@ -184,37 +205,41 @@ class Projector:
         A long catch-up (a rebuild, a first projection, a worker far behind) is written
         every `flush_events` events rather than every batch: views keyed by customer take
         each batch's rows all over their B-trees, and fewer, larger transactions write
-        each touched page once instead of once per batch. Meanwhile the next batch is
-        read and decoded in a helper thread on its own connection, so the database's work
-        on the read overlaps ours (ADR 0013). A catch-up of one batch — a read after a
-        write — reads in line and writes at once."""
+        each touched page once instead of once per batch. Meanwhile the next batches are
+        read in a helper thread on its own connection, so the database's work on the
+        reads and on our writes overlaps ours (ADR 0013, `read_ahead.py`); balances are
+        read undecoded and copied by the database (ADR 0016). A catch-up of one batch —
+        a read after a write — reads in line and writes at once."""
         group = generation if isinstance(generation, list) else [generation]
         target = self.bank.max_position() if stop is None else stop
         done = 0
         pending = 0
-        ahead: Future[list[Envelope]] | None = None
-        ahead_from = -1
+        ahead: ReadAhead | None = None
         bulk = ExitStack()  # the large page cache, once this proves a long catch-up
         long = False
+        undecoded: _Undecoded | None = None  # once long: topics no projection looks inside
         try:
             while min(g.position for g in group) < target:
                 after = min(self._applied.get(g.generation, g.position) for g in group)
-                rows = ahead.result() if ahead is not None and ahead_from == after else None
-                if rows is None:
-                    rows = self._read(after, target)
-                ahead = None
+                if ahead is not None and ahead.next_after != after:  # a conflict moved us
+                    ahead.close()
+                    ahead = None
+                rows = ahead.next() if ahead is not None else \
+                    self._read(after, target, undecoded)
                 if not rows:
                     if pending:
                         self._write(group, after)
                     break
                 to = rows[-1].position
-                if to < target:
-                    ahead_from = to
-                    ahead = self._reader().submit(self._read, ahead_from, target)
+                if to < target and ahead is None:
                     if not long:  # more than one batch to go
                         long = True
                         bulk.enter_context(self.db.large_page_cache(BULK_CACHE_MIB))
                         bulk.enter_context(gc_tuning.paused())
+                        if known_at is None and self.copy_in_database:
+                            undecoded = _Undecoded([self.instance(g) for g in group])
+                    ahead = ReadAhead(self._reader(), partial(self._next_batch, target=target,
+                                                              undecoded=undecoded), to, target)
                 try:
                     self._apply(group, rows, known_at)
                     pending += len(rows)
@@ -233,13 +258,16 @@ class Projector:
                     progress(min(to, target), target)
         finally:
             bulk.close()
-            if ahead is not None and not ahead.cancel():
-                with suppress(Exception):  # a read nobody will use: let it finish
-                    ahead.result()
+            if ahead is not None:  # reads nobody will use: stopped
+                ahead.close()
             for g in group:  # applied but never written (an error): not kept in memory
                 if g.generation in self._applied:
                     self._forget([g])
         return done
+
+    def _next_batch(self, after: int, *, target: int, undecoded: Mapping[str, bool] | None
+                    ) -> list[Envelope]:
+        return self._read(after, target, undecoded)
 
     def _reader(self) -> ThreadPoolExecutor:
         """One read-ahead thread per projector, kept (with its connection) once started."""

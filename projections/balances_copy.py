@@ -1,0 +1,58 @@
+"""Balances copied from the event store into the book's view by the database (ADR 0016).
+
+Nineteen events in twenty are end-of-day balances, and the book keeps each as
+a row: customer, day, deposit, loan — a copy of the fact, no rule applied. In
+a long catch-up (a rebuild, a first projection, a worker far behind) these
+rows are not decoded in Python: one `INSERT … SELECT` per write reads them
+from the event table, takes the three values out of the stored JSON, finds the
+customer through the book's `streams` view and upserts them in key order, the
+latest event of a day winning as it does in the fold. It returns each row it
+wrote, so the book can mark the handover bases a balance may move.
+
+Only event classes still at their first version are copied: the statement
+reads the stored shape, and an older shape would need the class's upcasters,
+which run in Python. A class at version 2 or later is folded in Python.
+"""
+
+from __future__ import annotations
+
+from domain.customer import Customer
+
+_BALANCE_EVENTS = (Customer.BalanceRecorded, Customer.BalanceCorrected)
+
+# The topics copied in the database (the others are decoded and folded in Python).
+COPIED_TOPICS = frozenset(cls.TOPIC for cls in _BALANCE_EVENTS
+                          if getattr(cls, "class_version", 1) == 1)
+
+
+def balances_copy(backend: str, events: str, balances: str, streams: str) -> str:
+    """The statement copying the balances stored at positions `?` to `?` (both included)
+    into `balances`; it returns (customer_no, day) of every row it wrote."""
+    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
+    if backend == "sqlite":
+        # Ordered by key and then position: a later event of the same day overwrites.
+        # (`WHERE true`: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.)
+        return (
+            f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
+            "SELECT s.key, json_extract(e.j, '$.on._data_') AS day, "
+            "json_extract(e.j, '$.deposit_fen'), json_extract(e.j, '$.loan_fen') "
+            f"FROM (SELECT rowid AS p, originator_id, CAST(state AS TEXT) AS j FROM {events} "
+            f"WHERE rowid >= ? AND rowid <= ? AND topic IN ({topics})) AS e "
+            f"LEFT JOIN {streams} AS s ON s.stream_id = e.originator_id "
+            "WHERE true ORDER BY s.key, day, e.p "
+            "ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
+            "loan=excluded.loan RETURNING customer_no, day")
+    # PostgreSQL refuses to upsert one row twice in a statement: the latest of a day only.
+    # The JSON is parsed once per row (a materialised CTE), not once per value.
+    return (
+        "WITH e AS MATERIALIZED (SELECT notification_id AS p, "
+        "replace(originator_id::text, '-', '') AS stream_id, "
+        f"convert_from(state, 'UTF8')::jsonb AS j FROM {events} "
+        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics})) "
+        f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
+        "SELECT DISTINCT ON (s.key, e.j->'on'->>'_data_') s.key, e.j->'on'->>'_data_', "
+        "(e.j->>'deposit_fen')::bigint, (e.j->>'loan_fen')::bigint "
+        f"FROM e LEFT JOIN {streams} AS s ON s.stream_id = e.stream_id "
+        "ORDER BY s.key, e.j->'on'->>'_data_', e.p DESC "
+        "ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
+        "loan=excluded.loan RETURNING customer_no, day")

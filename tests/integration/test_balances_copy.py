@@ -1,0 +1,84 @@
+"""Balances copied by the database in a long catch-up equal balances folded in Python
+(ADR 0016) — on SQLite and on PostgreSQL.
+
+The history has what the copy must get right: corrections of a day in the same
+write as the day itself (the latest wins), a handover whose base window, writes
+later, receives a backdated balance and a correction (the base must move), and balances
+spread over several writes of a long catch-up.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from application.service import BookOfBusiness
+from projections.book import BookProjection
+from projections.rebuild import build_fresh
+from tests.projection_support import (
+    assign,
+    balance,
+    dump,
+    handover,
+    onboard,
+    projector,
+    register,
+)
+
+pytestmark = pytest.mark.integration
+
+JAN1 = date(2026, 1, 1)
+JUL1 = date(2026, 7, 1)
+
+
+def write_history(app: BookOfBusiness) -> None:
+    for staff_no in ("M1", "M2"):
+        register(app, staff_no)
+    for no in ("C1", "C2", "C3"):
+        onboard(app, no)
+        assign(app, no, "M1")
+    for day in range(0, 180, 7):
+        on = JAN1 + timedelta(days=day)
+        for i, no in enumerate(("C1", "C2", "C3")):
+            balance(app, no, on, f"{100000 * (i + 1) + day}.00")
+    balance(app, "C2", JAN1 + timedelta(days=7), "999.00")  # a correction, months later
+    handover(app, "C1", "M2", JUL1)
+    for day in range(1, 16):  # more than a write's worth of events after the handover
+        for no in ("C2", "C3"):
+            balance(app, no, JUL1 + timedelta(days=day), "300000.00")
+    balance(app, "C1", date(2026, 3, 2), "5000000.00")  # backdated into the base window
+    balance(app, "C1", JAN1 + timedelta(days=14), "7.00")  # a correction inside it
+    balance(app, "C3", JUL1, "1.00")
+    balance(app, "C3", JUL1, "2.00")  # corrected right away: same write as the day
+
+
+def test_copied_balances_equal_folded_balances(app: BookOfBusiness,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    write_history(app)
+    copies: list[tuple[int, int]] = []
+    original = BookProjection._copy_balances
+
+    def spy(self: BookProjection, first: int, last: int) -> None:
+        copies.append((first, last))
+        original(self, first, last)
+
+    monkeypatch.setattr(BookProjection, "_copy_balances", spy)
+    dumps: dict[bool, dict[str, list[Any]]] = {}
+    for copy_in_database in (False, True):
+        with projector(app, batch_size=5, flush_events=20) as read_side:
+            read_side.copy_in_database = copy_in_database
+            fresh = build_fresh(read_side, "book", status="fresh")
+            dumps[copy_in_database] = dump(read_side, fresh)
+            read_side.drop(fresh)
+        assert bool(copies) == copy_in_database  # the path under test ran, or did not
+    assert len(copies) > 1  # several writes, each copying its own range
+    assert dumps[True] == dumps[False]
+    customers = {row[0]: row[3] for row in dumps[True]["customers"]}
+    base = customers["C1"]["chain"][1]
+    assert base["mode"] == "handover" and base["base_balance_days"] > 0
+    balances = {(row[0], row[1]): row[2] for row in dumps[True]["balances"]}
+    assert balances["C2", (JAN1 + timedelta(days=7)).isoformat()] == 99900
+    assert balances["C3", JUL1.isoformat()] == 200
+    assert balances["C1", "2026-03-02"] == 500000000
