@@ -17,7 +17,7 @@ store cannot answer by itself:
   removing or reordering any stored row breaks every link after it (`verify`
   names the first). A row holds the batch's positions and hashes, packed.
 
-A balance — nineteen events in twenty — costs one hash and nothing else (ADR 0011).
+A balance — ten events in eleven — costs one hash and nothing else (ADR 0011).
 """
 
 from __future__ import annotations

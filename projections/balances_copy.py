@@ -1,6 +1,6 @@
 """Balances copied from the event store into the book's view by the database (ADR 0016).
 
-Nineteen events in twenty are end-of-day balances, and the book keeps each as
+Ten events in eleven are end-of-day balances, and the book keeps each as
 a row: customer, day, deposit, loan — a copy of the fact, no rule applied. In
 a long catch-up (a rebuild, a first projection, a worker far behind) these
 rows are not decoded in Python: one `INSERT … SELECT` per write reads them
