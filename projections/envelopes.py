@@ -129,12 +129,8 @@ def _decode_all(raw: bytes) -> dict[str, Any]:
     return state
 
 
-def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes,
-             undecoded: Mapping[str, bool] | None = None) -> Envelope:
-    """One stored row as an envelope; left undecoded where `undecoded[topic]` is true."""
-    if undecoded is not None and undecoded[topic]:
-        return Envelope(position, stream_key(stream), version, topic, UNDECODED, raw,
-                        kind_of(topic))
+def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -> Envelope:
+    """One stored row as an envelope, decoded (and upcast to its class's version)."""
     state = _decode(raw)
     if "class_version" in state or _class_version(topic)[0] > 1:
         state = upcast(topic, state)
