@@ -21,7 +21,7 @@ run: $(STAMP)
 	@$(BIN)/rmbook auth init --path var/rmbook-auth.toml
 	@echo
 	@echo "==> rmbook API at http://127.0.0.1:8000/docs  (Authorize with a token above)"
-	@echo "    store: $(RMBOOK_DATABASE_URL); CLI: $(BIN)/rmbook --help; Ctrl-C stops"
+	@echo "    store: $(RMBOOK_DATABASE_URL); CLI: RMBOOK_DATABASE_URL=$(RMBOOK_DATABASE_URL) $(BIN)/rmbook --help; Ctrl-C stops"
 	@RMBOOK_AUTH_FILE=var/rmbook-auth.toml $(BIN)/rmbook serve --host 127.0.0.1 --port 8000
 
 ## test: lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)
