@@ -1,9 +1,9 @@
 """The FastAPI application: `create_app()` wires settings, principals, middleware and routes.
 
 One BookOfBusiness and one Projector per process, opened in the lifespan and
-closed on shutdown. Routes are plain `def`s run in worker threads, so the blocking
-store never stalls the event loop: reads of the views in a narrow lane of their own,
-everything else in the general pool (lanes.py).
+closed on shutdown. Routes are plain `def`s over the blocking store: short reads and
+writes run on the event loop on SQLite and in threads on PostgreSQL; whatever may run
+long in the general pool (lanes.py, ADR 0017).
 
 Middleware, outermost first: access log (request id) → body limit → idempotency.
 """
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, auth_file: Path | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = http.threads
-        lanes.open_lanes(http.read_threads)
+        lanes.open_lanes(http.read_threads, http.serves_on_loop(settings.backend))
         app.state.runtime = Runtime.open(settings, http)
         try:
             yield

@@ -10,7 +10,8 @@ Read from the environment once, at start-up:
 | `RMBOOK_MIN_POSITION_TIMEOUT` | seconds a read waits for `min_position`, then 503 | `5` |
 | `RMBOOK_READY_MAX_LAG` | events projections may trail the store and still be ready | `0` |
 | `RMBOOK_HTTP_THREADS` | threads running requests (each may hold a store and a view connection) | `16` |
-| `RMBOOK_HTTP_READ_THREADS` | threads of the lane that runs reads of the views (lanes.py) | `2` |
+| `RMBOOK_HTTP_ON_LOOP` | `1`: short reads and writes on the event loop; `0`: threads | SQLite 1, PG 0 |
+| `RMBOOK_HTTP_READ_THREADS` | threads of the lane that runs reads of the views, when not on the loop | `2` |
 | `RMBOOK_MAX_BODY_BYTES` | request body limit, except the balance feed | 1 MiB |
 | `RMBOOK_MAX_IMPORT_BYTES` | request body limit of `POST /v1/balances/import` | 10 MiB |
 """
@@ -39,6 +40,8 @@ class HttpSettings:
     # Requests run in a thread pool; each thread may hold a view connection and take one
     # from the store's pool, so this bounds the connections a process opens.
     threads: int = 16
+    # None: decided by the backend (see `serves_on_loop`).
+    on_loop: bool | None = None
     # Reads of the views queue for a lane this wide: more threads only fight over the GIL.
     read_threads: int = 2
     max_body_bytes: int = MIB
@@ -60,6 +63,7 @@ class HttpSettings:
     def from_env(environ: Mapping[str, str] | None = None) -> HttpSettings:
         env = os.environ if environ is None else environ
         in_process = env.get("RMBOOK_PROJECT_IN_PROCESS")
+        on_loop = env.get("RMBOOK_HTTP_ON_LOOP")
         try:
             return HttpSettings(
                 auth_file=Path(env["RMBOOK_AUTH_FILE"]) if env.get("RMBOOK_AUTH_FILE") else None,
@@ -67,6 +71,7 @@ class HttpSettings:
                 min_position_timeout=float(env.get("RMBOOK_MIN_POSITION_TIMEOUT", "5")),
                 ready_max_lag=int(env.get("RMBOOK_READY_MAX_LAG", "0")),
                 threads=int(env.get("RMBOOK_HTTP_THREADS", "16")),
+                on_loop=None if on_loop in (None, "") else _flag(on_loop),
                 read_threads=int(env.get("RMBOOK_HTTP_READ_THREADS", "2")),
                 max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
                 max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
@@ -80,6 +85,14 @@ class HttpSettings:
         PostgreSQL the production shape is separate `rmbook project --follow` workers."""
         if self.project_in_process is not None:
             return self.project_in_process
+        return backend == "sqlite"
+
+    def serves_on_loop(self, backend: str) -> bool:
+        """SQLite answers in process, in microseconds: short requests run on the event
+        loop, with no thread hand-offs. A PostgreSQL round trip would hold the loop, so
+        there they run in threads (ADR 0017)."""
+        if self.on_loop is not None:
+            return self.on_loop
         return backend == "sqlite"
 
 

@@ -1,17 +1,24 @@
-"""Which threads run a request: short reads in a small lane of their own.
+"""Where a request's blocking work runs: on the event loop, in a narrow lane, or the pool.
 
 Short reads are those of the serving views (reports, timelines) and of a customer's
-or manager's current state; each route opts in with `@view_read`.
+or manager's current state; each route opts in with `@view_read`. Short writes are
+the commands on one customer or manager (a balance, a visit, a grade…); each opts in
+with `@short_write`.
 
-A blocking route runs in a worker thread. Many worker threads in one process fight
-over the GIL, and the fight is expensive: `sqlite3` lets go of the GIL for every row
-it steps, and each let-go with another thread waiting is a futex hand-off (strace of
-the timeline under load: ~135 futex calls a request, 37 % of the server's CPU in
-the kernel). A read of the views is short and bounded, so reads queue for a lane of
-a thread or two instead of fanning out over the whole pool (docs/performance.md,
-HTTP; RMBOOK_HTTP_READ_THREADS). What may run long or wait on the disk — writes
-(an fsync each), replays at `known_at`, imports, rebuilds — stays in the general
-pool, so it never holds the readers' lane.
+Threads cost a Python server more than they give it: the GIL lets one thread run at
+a time, and `sqlite3` lets go of it for every row it steps, so every worker thread
+beside the event loop turns each row into a futex hand-off (ADR 0014). Hence:
+
+- **On the loop** (`RMBOOK_HTTP_ON_LOOP`, default on SQLite): short reads and short
+  writes run on the event loop itself, one at a time, with no hand-off at all. An
+  embedded store answers in microseconds without a network between (ADR 0017).
+- **Otherwise** (default on PostgreSQL, whose round trips would hold the loop):
+  short reads queue for a lane of `RMBOOK_HTTP_READ_THREADS` threads, short writes
+  run in the general pool.
+
+What may run long — replays at `known_at`, imports, rebuilds, waits for
+`min_position` — always runs in the general pool, so it never holds the loop or
+the readers' lane.
 """
 
 from __future__ import annotations
@@ -28,13 +35,16 @@ from interfaces.http.config import HttpSettings
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# One lane per event loop (as anyio keeps its own default pool): a limiter belongs to a loop.
+# Per event loop (as anyio keeps its own default pool): a limiter belongs to a loop.
 _READS: RunVar[CapacityLimiter] = RunVar("rmbook_reads_lane")
+_ON_LOOP: RunVar[bool] = RunVar("rmbook_on_loop")
 
 
-def open_lanes(read_threads: int) -> None:
-    """Size the readers' lane of the running event loop (the server's lifespan)."""
+def open_lanes(read_threads: int, on_loop: bool = False) -> None:
+    """Set up the running event loop (the server's lifespan): the readers' lane's width,
+    and whether short reads and writes run on the loop itself."""
     _READS.set(CapacityLimiter(read_threads))
+    _ON_LOOP.set(on_loop)
 
 
 def _reads_lane() -> CapacityLimiter:
@@ -46,15 +56,36 @@ def _reads_lane() -> CapacityLimiter:
         return lane
 
 
+def _on_loop() -> bool:
+    return _ON_LOOP.get(False)  # without a lifespan: threads, the conservative default
+
+
 def view_read(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """Run a blocking read route in the readers' lane; at `known_at` (a replay, seconds
-    long) in the general pool instead, so a replay never stalls the lane. The routes name
-    that parameter `known_at` (the shared `KnownAt` dependency)."""
+    """Run a blocking read route on the loop or in the readers' lane; at `known_at` (a
+    replay, seconds long) in the general pool instead, so a replay never stalls either.
+    The routes name that parameter `known_at` (the shared `KnownAt` dependency)."""
 
     @functools.wraps(route)  # FastAPI reads the route's own signature through __wrapped__
     async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
-        lane = None if kwargs.get("known_at") is not None else _reads_lane()
+        if kwargs.get("known_at") is not None:
+            return await to_thread.run_sync(functools.partial(route, *args, **kwargs))
+        if _on_loop():
+            return route(*args, **kwargs)
         return await to_thread.run_sync(functools.partial(route, *args, **kwargs),
-                                        limiter=lane)
+                                        limiter=_reads_lane())
 
     return in_lane
+
+
+def short_write(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """Run a command on one customer or manager on the loop, or else in the general pool.
+    (Wrapping it as a coroutine also spares the pool hop FastAPI would add to validate
+    a plain `def` route's response.)"""
+
+    @functools.wraps(route)
+    async def written(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _on_loop():
+            return route(*args, **kwargs)
+        return await to_thread.run_sync(functools.partial(route, *args, **kwargs))
+
+    return written

@@ -1,8 +1,8 @@
-"""Reads of the views queue for their own narrow lane; replays at known_at do not."""
+"""Where a route's blocking work runs: reads of the views in their own narrow lane or on
+the event loop, short writes in the pool or on the loop; replays at known_at in the pool."""
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from datetime import UTC, datetime
@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from interfaces.http.config import HttpSettings, HttpSettingsError
-from interfaces.http.lanes import open_lanes, view_read
+from interfaces.http.lanes import open_lanes, short_write, view_read
 
 
 class Overlap:
@@ -33,13 +33,14 @@ class Overlap:
         return {"no": no, "thread": threading.get_ident()}
 
 
-def _run_six(lane_width: int, known_at: datetime | None) -> tuple[Overlap, list[Any]]:
+def _run_six(lane_width: int, known_at: datetime | None, on_loop: bool = False,
+             wrap: Any = view_read) -> tuple[Overlap, list[Any]]:
     overlap = Overlap()
-    routed = view_read(overlap.route)
+    routed = wrap(overlap.route)
     answers: list[Any] = []
 
     async def main() -> None:
-        open_lanes(lane_width)
+        open_lanes(lane_width, on_loop)
 
         async def one(i: int) -> None:
             answers.append(await routed(no=f"C{i}", known_at=known_at))
@@ -65,12 +66,33 @@ def test_a_replay_at_known_at_runs_in_the_general_pool_not_the_lane() -> None:
     assert overlap.most > 1
 
 
+def test_on_the_loop_reads_run_one_at_a_time_on_the_loop_thread() -> None:
+    overlap, answers = _run_six(2, known_at=None, on_loop=True)
+    assert overlap.most == 1
+    assert {a["thread"] for a in answers} == {threading.get_ident()}
+
+
+def test_on_the_loop_a_replay_at_known_at_still_runs_in_the_pool() -> None:
+    overlap, answers = _run_six(1, known_at=datetime(2026, 1, 1, tzinfo=UTC), on_loop=True)
+    assert overlap.most > 1
+    assert threading.get_ident() not in {a["thread"] for a in answers}
+
+
+@pytest.mark.parametrize("on_loop", [False, True])
+def test_short_writes_run_on_the_loop_or_else_in_the_general_pool(on_loop: bool) -> None:
+    overlap, answers = _run_six(1, known_at=None, on_loop=on_loop, wrap=short_write)
+    on_loop_thread = {a["thread"] for a in answers} == {threading.get_ident()}
+    assert on_loop_thread is on_loop
+    assert overlap.most == (1 if on_loop else 6)  # the pool is not the readers' lane
+
+
 def test_the_wrapped_route_keeps_its_signature_for_fastapi() -> None:
     import inspect
 
-    routed = view_read(Overlap().route)
-    assert inspect.iscoroutinefunction(routed)
-    assert list(inspect.signature(routed).parameters) == ["no", "known_at"]
+    for wrap in (view_read, short_write):
+        routed = wrap(Overlap().route)
+        assert inspect.iscoroutinefunction(routed)
+        assert list(inspect.signature(routed).parameters) == ["no", "known_at"]
 
 
 def test_lane_width_is_read_from_the_environment_and_checked() -> None:
@@ -80,14 +102,29 @@ def test_lane_width_is_read_from_the_environment_and_checked() -> None:
         HttpSettings.from_env({"RMBOOK_HTTP_READ_THREADS": "0"})
 
 
-def test_without_a_lifespan_the_lane_has_the_default_width() -> None:
+def test_on_the_loop_by_default_on_sqlite_only_and_settable() -> None:
+    default = HttpSettings.from_env({})
+    assert default.serves_on_loop("sqlite") and not default.serves_on_loop("postgres")
+    forced = HttpSettings.from_env({"RMBOOK_HTTP_ON_LOOP": "1"})
+    assert forced.serves_on_loop("postgres")
+    assert not HttpSettings.from_env({"RMBOOK_HTTP_ON_LOOP": "off"}).serves_on_loop("sqlite")
+    with pytest.raises(HttpSettingsError):
+        HttpSettings.from_env({"RMBOOK_HTTP_ON_LOOP": "sometimes"})
+
+
+def test_without_a_lifespan_reads_take_the_lane_of_the_default_width() -> None:
     overlap = Overlap()
     routed = view_read(overlap.route)
+    answers: list[Any] = []
 
     async def main() -> None:  # no open_lanes: an app driven without its lifespan
+        async def one(i: int) -> None:
+            answers.append(await routed(no=f"C{i}"))
+
         async with anyio.create_task_group() as group:
             for i in range(6):
-                group.start_soon(functools.partial(routed, no=f"C{i}"))
+                group.start_soon(one, i)
 
     anyio.run(main)
     assert overlap.most == HttpSettings().read_threads == 2
+    assert threading.get_ident() not in {a["thread"] for a in answers}  # threads, not the loop

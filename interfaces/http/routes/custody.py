@@ -10,6 +10,7 @@ from application import commands as c
 from interfaces.http import presenters, responses
 from interfaces.http.auth import CustodyAdmin, Visitor
 from interfaces.http.deps import Bank, CustomerNo, written
+from interfaces.http.lanes import short_write
 from interfaces.http.models import AssignmentBody, ReassignmentBody, VisitBody
 from interfaces.http.openapi import for_write
 from interfaces.http.scoping import customer_branch, manager_branch, may_log_visit
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/v1/customers", tags=["custody"])
 
 @router.post("/{no}/assignment", status_code=201, response_model=responses.CustodyOut,
              responses=for_write(201), summary="Assign the first custodian [S0 §12]")
+@short_write
 def assign(no: CustomerNo, body: AssignmentBody, principal: CustodyAdmin, bank: Bank,
            response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -30,6 +32,7 @@ def assign(no: CustomerNo, body: AssignmentBody, principal: CustodyAdmin, bank: 
 @router.post("/{no}/reassignment", response_model=responses.ReassignmentOut,
              responses=for_write(200),
              summary="Reassign: handover (stock stays, increment shared) or full transfer")
+@short_write
 def reassign(no: CustomerNo, body: ReassignmentBody, principal: CustodyAdmin, bank: Bank,
              response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -41,6 +44,7 @@ def reassign(no: CustomerNo, body: ReassignmentBody, principal: CustodyAdmin, ba
 
 @router.post("/{no}/visits", status_code=201, response_model=responses.VisitOut,
              responses=for_write(201), summary="Log a visit [S0 §14]")
+@short_write
 def log_visit(no: CustomerNo, body: VisitBody, principal: Visitor, bank: Bank,
               response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)

@@ -26,7 +26,7 @@ from interfaces.http.deps import (
     on_date,
     written,
 )
-from interfaces.http.lanes import view_read
+from interfaces.http.lanes import short_write, view_read
 from interfaces.http.models import (
     GrantCreditBody,
     OnboardCustomerBody,
@@ -50,6 +50,7 @@ def _state(bank: BookOfBusiness, customer_no: str) -> dict[str, Any]:
 
 @router.post("", status_code=201, response_model=responses.CustomerOut,
              responses=for_write(201), summary="Onboard a customer")
+@short_write
 def onboard(body: OnboardCustomerBody, principal: CustomersAdmin, bank: Bank,
             response: Response) -> dict[str, Any]:
     may_change_branch(principal, body.branch)
@@ -74,6 +75,7 @@ def get_customer(no: CustomerNo, principal: Reader, bank: Bank, known_at: KnownA
 
 @router.post("/{no}/accounts", status_code=201, response_model=responses.AccountOut,
              responses=for_write(201), summary="Open an account")
+@short_write
 def open_account(no: CustomerNo, body: OpenAccountBody, principal: CustomersAdmin, bank: Bank,
                  response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -84,6 +86,7 @@ def open_account(no: CustomerNo, body: OpenAccountBody, principal: CustomersAdmi
 
 @router.post("/{no}/accounts/{account_no}/closure", response_model=responses.AccountClosureOut,
              responses=for_write(200), summary="Close an account (the last one closes the customer)")
+@short_write
 def close_account(no: CustomerNo, account_no: AccountNo, body: OnBody,
                   principal: CustomersAdmin, bank: Bank, response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -95,6 +98,7 @@ def close_account(no: CustomerNo, account_no: AccountNo, body: OnBody,
 
 @router.post("/{no}/credit", response_model=responses.CustomerOut, responses=for_write(200),
              summary="Grant credit (the customer becomes a credit customer)")
+@short_write
 def grant_credit(no: CustomerNo, body: GrantCreditBody, principal: CustomersAdmin, bank: Bank,
                  response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -105,6 +109,7 @@ def grant_credit(no: CustomerNo, body: GrantCreditBody, principal: CustomersAdmi
 
 @router.post("/{no}/credit/closure", response_model=responses.CustomerOut,
              responses=for_write(200), summary="Close the credit line")
+@short_write
 def close_credit(no: CustomerNo, body: OnBody, principal: CustomersAdmin, bank: Bank,
                  response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -115,6 +120,7 @@ def close_credit(no: CustomerNo, body: OnBody, principal: CustomersAdmin, bank: 
 
 @router.post("/{no}/services", response_model=responses.ServiceOut, responses=for_write(200),
              summary="Record a signed service (payroll, e-banking)")
+@short_write
 def sign_service(no: CustomerNo, body: ServiceBody, principal: CustomersAdmin, bank: Bank,
                  response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)

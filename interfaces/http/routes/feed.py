@@ -16,6 +16,7 @@ from interfaces.http import responses
 from interfaces.http.auth import Feed, Principal
 from interfaces.http.deps import Bank, CustomerNo, position_header, written
 from interfaces.http.errors import ProblemError, problem_response
+from interfaces.http.lanes import short_write
 from interfaces.http.models import BalanceBody, CardSpendingBody, NonDepositBody, StatusBody
 from interfaces.http.openapi import EVENT_POSITION, for_write, problems
 from interfaces.http.scoping import customer_branch
@@ -37,6 +38,7 @@ _FEED_BODY = {"requestBody": {"required": True, "description": (
 
 @router.post("/v1/customers/{no}/balances", response_model=responses.BalanceOut,
              responses=for_write(200), summary="Record an end-of-day balance")
+@short_write
 def record_balance(no: CustomerNo, body: BalanceBody, principal: Feed, bank: Bank,
                    response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -118,6 +120,7 @@ def _feed_format(content_type: str | None) -> str:
 
 @router.post("/v1/customers/{no}/non-deposit", response_model=responses.NonDepositOut,
              responses=for_write(200), summary="Record non-deposit business (fees, sales …)")
+@short_write
 def record_non_deposit(no: CustomerNo, body: NonDepositBody, principal: Feed, bank: Bank,
                        response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -128,6 +131,7 @@ def record_non_deposit(no: CustomerNo, body: NonDepositBody, principal: Feed, ba
 
 @router.post("/v1/customers/{no}/status", response_model=responses.StatusOut,
              responses=for_write(200), summary="Record an activity status change")
+@short_write
 def change_status(no: CustomerNo, body: StatusBody, principal: Feed, bank: Bank,
                   response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)
@@ -139,6 +143,7 @@ def change_status(no: CustomerNo, body: StatusBody, principal: Feed, bank: Bank,
 
 @router.post("/v1/customers/{no}/card-spending", response_model=responses.CardSpendingOut,
              responses=for_write(200), summary="Record a month's card spending (individuals)")
+@short_write
 def record_card_spending(no: CustomerNo, body: CardSpendingBody, principal: Feed, bank: Bank,
                          response: Response) -> dict[str, Any]:
     customer_branch(bank, principal, no)

@@ -24,7 +24,7 @@ from interfaces.http.deps import (
     on_date,
     written,
 )
-from interfaces.http.lanes import view_read
+from interfaces.http.lanes import short_write, view_read
 from interfaces.http.models import ChangeGradeBody, DepartureBody, RegisterManagerBody
 from interfaces.http.openapi import for_read, for_write
 from interfaces.http.scoping import manager_branch, may_change_branch
@@ -36,6 +36,7 @@ router = APIRouter(prefix="/v1/managers", tags=["managers"])
 
 @router.post("", status_code=201, response_model=responses.ManagerOut,
              responses=for_write(201), summary="Register a manager")
+@short_write
 def register_manager(body: RegisterManagerBody, principal: ManagersAdmin, bank: Bank,
                      response: Response) -> dict[str, Any]:
     may_change_branch(principal, body.branch)
@@ -47,6 +48,7 @@ def register_manager(body: RegisterManagerBody, principal: ManagersAdmin, bank: 
 
 @router.post("/{staff_no}/grade", response_model=responses.ManagerOut,
              responses=for_write(200), summary="Change a manager's grade and band")
+@short_write
 def change_grade(staff_no: StaffNoPath, body: ChangeGradeBody, principal: ManagersAdmin,
                  bank: Bank, response: Response) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)
@@ -57,6 +59,7 @@ def change_grade(staff_no: StaffNoPath, body: ChangeGradeBody, principal: Manage
 
 @router.post("/{staff_no}/departure", response_model=responses.DepartureOut,
              responses=for_write(200), summary="Record a manager's departure")
+@short_write
 def record_departure(staff_no: StaffNoPath, body: DepartureBody, principal: ManagersAdmin,
                      bank: Bank, response: Response) -> dict[str, Any]:
     manager_branch(bank, principal, staff_no)

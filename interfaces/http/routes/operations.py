@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 
 
 @router.get("/health", response_model=responses.HealthOut, summary="200 while serving")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
