@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo
@@ -50,6 +51,13 @@ class Settings:
     @property
     def backend(self) -> str:
         return "postgres" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+    def sqlite_file(self) -> Path | None:
+        """The SQLite store's file (None for PostgreSQL or an in-memory store)."""
+        if self.backend != "sqlite" or not self.database_url.startswith("sqlite:///"):
+            return None
+        path = self.database_url[len("sqlite:///"):]
+        return None if not path or path == ":memory:" or path.startswith("file:") else Path(path)
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for this database URL."""

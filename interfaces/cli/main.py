@@ -67,10 +67,20 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def service() -> Iterator[BookOfBusiness]:
-    """Open the configured store; turn refusals into readable errors, not tracebacks."""
+def service(create: bool = False) -> Iterator[BookOfBusiness]:
+    """Open the configured store; turn refusals into readable errors, not tracebacks.
+
+    Only commands that load a store (`create`) may start one: SQLite would otherwise make
+    an empty file wherever a mistyped URL points, and a read would answer "not found"."""
     try:
         settings = Settings.from_env()
+    except SettingsError as e:
+        _fail(str(e), 2)
+    missing = settings.sqlite_file()
+    if not create and missing is not None and not missing.exists():
+        _fail(f"no store at {missing}: set RMBOOK_DATABASE_URL to an existing store "
+              "(make run's is sqlite:///./var/rmbook.db), or load one with `rmbook demo`", 2)
+    try:
         bank = BookOfBusiness(settings)
     except SettingsError as e:
         _fail(str(e), 2)
@@ -139,7 +149,7 @@ def demo(
 
     if scale not in ("small", "bank", "tiny"):
         _fail("--scale must be small or bank", 2)
-    with service() as bank:
+    with service(create=True) as bank:
         if bank.max_position():
             if if_empty:
                 render.console.print("the store already holds a bank; not loading the demo")
@@ -164,7 +174,7 @@ def import_balances(
     """Import the balance feed. Re-importing the same file writes nothing new."""
     if not file.exists():
         _fail(f"no such file: {file}", 2)
-    with service() as bank, progress_bar("writing balances") as update:
+    with service(create=True) as bank, progress_bar("writing balances") as update:
         report = bank.import_balances(file.read_bytes(), fmt=fmt, skip_invalid=skip_invalid,
                                       progress=update)
     if as_json:
@@ -275,7 +285,7 @@ def rulebook_publish(
         document: Any = orjson.loads(file.read_bytes())
     except (OSError, orjson.JSONDecodeError) as e:
         _fail(f"cannot read {file}: {e}", 2)
-    with service() as bank:
+    with service(create=True) as bank:
         receipt = bank.publish_rulebook(PublishRulebook(document=document, actor=actor,
                                                         reason=reason))
     render.key_values("rulebook published", [*receipt.result.items(),

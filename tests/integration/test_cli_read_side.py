@@ -131,3 +131,20 @@ def test_bad_arguments_are_refused(store: str) -> None:
         "2026-07-01", code=2)
     run("report", "attribution", "--from", "2026-07-01", "--to", "2026-07-31", code=2)
     run("audit", "timeline", "X", code=2)
+
+
+def test_a_read_of_a_store_that_does_not_exist_is_refused_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "typo" / "rmbook.db"
+    (tmp_path / "typo").mkdir()
+    monkeypatch.setenv("RMBOOK_DATABASE_URL", f"sqlite:///{missing}")
+    monkeypatch.setenv("COLUMNS", "200")
+    for args in (["customer", "show", "X"], ["report", "tiers"], ["rulebook", "list"],
+                 ["projections"], ["audit", "verify"]):
+        refused = run(*args, code=2)
+        assert f"no store at {missing}" in refused.output, args
+    assert not missing.exists()  # not even an empty file left behind
+
+    run("demo", "--scale", "tiny")  # a command that loads a store may start one
+    assert missing.exists()
+    assert run_json("rulebook", "list")
