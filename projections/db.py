@@ -18,6 +18,7 @@ from typing import Any
 from application.checkpoints import BackgroundCheckpoints
 from application.key_lists import chunks
 from application.settings import Settings, postgres_connection
+from projections.waiting import BUSY_WAIT_MS, WouldWait, must_not_wait
 
 COPY_FROM = 200  # rows: below this, PostgreSQL's executemany beats a COPY round trip
 
@@ -196,13 +197,20 @@ class ViewDatabase:
         """One transaction: views and tracking position commit together or not at all."""
         conn = self.connection()
         if self.backend == "sqlite":
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(conn)
             try:
                 yield
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full, I/O error) may leave the transaction open, and
+                # this thread's connection would refuse every later BEGIN: end it here.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             if self._checkpoints is not None:
                 if getattr(self._local, "large", False):
                     self._checkpoints.request()  # a long catch-up's commit: thousands of pages
@@ -211,6 +219,20 @@ class ViewDatabase:
         else:
             with conn.transaction():
                 yield
+
+    @staticmethod
+    def _begin_immediate(conn: Any) -> None:
+        """Take SQLite's write lock; a reader that must not wait gives up after moments."""
+        if not must_not_wait():
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        conn.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise WouldWait(f"the store is being written ({e})") from e
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")  # what timeout=30 set at connect
 
     @contextmanager
     def large_page_cache(self, mib: int) -> Iterator[None]:

@@ -29,6 +29,7 @@ from projections.db import ViewDatabase
 from projections.envelopes import Envelope
 from projections.read_ahead import ReadAhead
 from projections.registry import Generation, Registry
+from projections.waiting import LOCK_WAIT_SECONDS, SHORT_LAG_EVENTS, WouldWait, must_not_wait
 
 NAMES = ("book", "audit")
 BATCH_EVENTS = 10_000  # events read and decoded at a time
@@ -290,11 +291,25 @@ class Projector:
         head, active = self.registry.serving(self.bank.events_table)
         if name not in active or (self.projecting and any(
                 active.get(n) is None or active[n].position < head for n in NAMES)):
-            self.catch_up_all()
+            if must_not_wait():
+                self._catch_up_shortly(head, active)
+            else:
+                self.catch_up_all()
             head, active = self.registry.serving(self.bank.events_table)
             if name not in active:
                 active[name] = self.ensure((name,))[0]
         return active[name]
+
+    def _catch_up_shortly(self, head: int, active: Mapping[str, Generation | None]) -> None:
+        """Catch up on the event loop only when it is short: a few events, the lock free."""
+        behind = [head - g.position if g is not None else head
+                  for g in (active.get(n) for n in NAMES)]
+        if max(behind) > SHORT_LAG_EVENTS or not self.lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            raise WouldWait(f"the views are {max(behind)} events behind")
+        try:
+            self.catch_up_all()
+        finally:
+            self.lock.release()
 
     # ---- status --------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ beside the event loop turns each row into a futex hand-off (ADR 0014). Hence:
 
 - **On the loop** (`RMBOOK_HTTP_ON_LOOP`, default on SQLite): short reads and short
   writes run on the event loop itself, one at a time, with no hand-off at all. An
-  embedded store answers in microseconds without a network between (ADR 0017).
+  embedded store answers in microseconds without a network between (ADR 0017). A
+  read that finds the views behind the store (they would be caught up first, behind
+  the projector's lock) and a report over every branch go to the lane instead.
 - **Otherwise** (default on PostgreSQL, whose round trips would hold the loop):
   short reads queue for a lane of `RMBOOK_HTTP_READ_THREADS` threads, short writes
   run in the general pool.
@@ -31,6 +33,7 @@ from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 
 from interfaces.http.config import HttpSettings
+from projections.waiting import WouldWait, without_waiting
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,8 +72,14 @@ def view_read(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
         if kwargs.get("known_at") is not None:
             return await to_thread.run_sync(functools.partial(route, *args, **kwargs))
-        if _on_loop():
-            return route(*args, **kwargs)
+        # A report over every branch (`branch` omitted) reads the whole bank: seconds, not
+        # microseconds, so never on the loop.
+        if _on_loop() and not ("branch" in kwargs and kwargs["branch"] is None):
+            try:
+                with without_waiting():
+                    return route(*args, **kwargs)
+            except WouldWait:
+                pass  # the views are behind: they are caught up in the lane, off the loop
         return await to_thread.run_sync(functools.partial(route, *args, **kwargs),
                                         limiter=_reads_lane())
 

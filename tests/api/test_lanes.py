@@ -10,9 +10,11 @@ from typing import Any
 
 import anyio
 import pytest
+from fastapi.routing import APIRoute
 
 from interfaces.http.config import HttpSettings, HttpSettingsError
 from interfaces.http.lanes import open_lanes, short_write, view_read
+from projections.waiting import WouldWait
 
 
 class Overlap:
@@ -83,7 +85,7 @@ def test_short_writes_run_on_the_loop_or_else_in_the_general_pool(on_loop: bool)
     overlap, answers = _run_six(1, known_at=None, on_loop=on_loop, wrap=short_write)
     on_loop_thread = {a["thread"] for a in answers} == {threading.get_ident()}
     assert on_loop_thread is on_loop
-    assert overlap.most == (1 if on_loop else 6)  # the pool is not the readers' lane
+    assert (overlap.most == 1) is on_loop  # in the pool, not the readers' lane of one
 
 
 def test_the_wrapped_route_keeps_its_signature_for_fastapi() -> None:
@@ -128,3 +130,61 @@ def test_without_a_lifespan_reads_take_the_lane_of_the_default_width() -> None:
     anyio.run(main)
     assert overlap.most == HttpSettings().read_threads == 2
     assert threading.get_ident() not in {a["thread"] for a in answers}  # threads, not the loop
+
+
+def test_on_the_loop_a_read_that_would_wait_is_run_again_in_the_lane() -> None:
+    loop_thread = threading.get_ident()
+    calls: list[int] = []
+
+    def route(no: str, known_at: datetime | None = None) -> dict[str, Any]:
+        calls.append(threading.get_ident())
+        if threading.get_ident() == loop_thread:
+            raise WouldWait("book")  # the views are behind: catching up would wait
+        return {"no": no}
+
+    async def main() -> dict[str, Any]:
+        open_lanes(2, on_loop=True)
+        return await view_read(route)(no="C1")
+
+    assert anyio.run(main) == {"no": "C1"}
+    assert calls[0] == loop_thread and calls[1] != loop_thread
+
+
+@pytest.mark.parametrize(("branch", "on_loop_thread"), [("B01", True), (None, False)])
+def test_on_the_loop_a_report_over_every_branch_runs_in_the_lane(
+        branch: str | None, on_loop_thread: bool) -> None:
+    def report(branch: str | None = None, known_at: datetime | None = None) -> int:
+        return threading.get_ident()
+
+    async def main() -> int:
+        open_lanes(2, on_loop=True)
+        return await view_read(report)(branch=branch)
+
+    assert (anyio.run(main) == threading.get_ident()) is on_loop_thread
+
+
+def test_the_routes_that_may_run_long_are_never_on_the_loop() -> None:
+    from interfaces.http.routes import (
+        audit,
+        custody,
+        customers,
+        feed,
+        managers,
+        operations,
+        reports,
+        rulebooks,
+    )
+
+    placed = {(route.path, *sorted(route.methods)): hasattr(route.endpoint, "__wrapped__")
+              for module in (audit, custody, customers, feed, managers, operations, reports,
+                             rulebooks)
+              for route in module.router.routes if isinstance(route, APIRoute)}
+    long_ones = [("/v1/balances/import", "POST"), ("/v1/projections/rebuild", "POST"),
+                 ("/v1/projections/rebuilds/{rebuild_id}", "GET"), ("/v1/ready", "GET"),
+                 ("/v1/projections", "GET"), ("/v1/audit/verify", "GET"),
+                 ("/v1/rulebooks", "POST")]
+    assert not any(placed[key] for key in long_ones)
+    short_ones = [("/v1/customers/{no}/balances", "POST"), ("/v1/customers/{no}/visits", "POST"),
+                  ("/v1/managers/{staff_no}/tier", "GET"), ("/v1/tiers", "GET"),
+                  ("/v1/customers/{no}/timeline", "GET")]
+    assert all(placed[key] for key in short_ones)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -97,3 +98,15 @@ def test_commands_accept_numbers_as_decimal_text():
     assert c.Assign(customer_no="C1", staff_no="M1", effective_on="2026-01-01",
                     basis="natural", claim_ratio=1).claim_ratio == "1"
     assert c.CloseCustomer(customer_no="C1", on="2026-01-01").actor == "system"
+
+
+@pytest.mark.parametrize(("url", "file"), [
+    ("sqlite:///./var/rmbook.db", Path("./var/rmbook.db")),
+    ("sqlite:///rmbook.db", Path("rmbook.db")),
+    ("sqlite:////srv/rmbook/store.db", Path("/srv/rmbook/store.db")),
+    ("sqlite:///:memory:", None),
+    ("sqlite:///file:store?mode=memory&cache=shared", None),
+    ("postgresql://postgres@127.0.0.1:5432/rmbook", None),
+])
+def test_the_sqlite_file_a_url_names(url: str, file: Path | None) -> None:
+    assert Settings(database_url=url).sqlite_file() == file
