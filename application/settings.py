@@ -52,11 +52,14 @@ class Settings:
     def backend(self) -> str:
         return "postgres" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
 
+    def _sqlite_path(self) -> str:
+        """What follows `sqlite:///` ("" when the URL is not of that form)."""
+        prefix = "sqlite:///"
+        return self.database_url[len(prefix):] if self.database_url.startswith(prefix) else ""
+
     def sqlite_file(self) -> Path | None:
         """The SQLite store's file (None for PostgreSQL or an in-memory store)."""
-        if self.backend != "sqlite" or not self.database_url.startswith("sqlite:///"):
-            return None
-        path = self.database_url[len("sqlite:///"):]
+        path = self._sqlite_path() if self.backend == "sqlite" else ""
         return None if not path or path == ":memory:" or path.startswith("file:") else Path(path)
 
     def eventsourcing_env(self) -> dict[str, str]:
@@ -69,8 +72,7 @@ class Settings:
         }
         url = urlparse(self.database_url)
         if url.scheme == "sqlite":
-            path = self.database_url[len("sqlite:///"):] if self.database_url.startswith(
-                "sqlite:///") else ""
+            path = self._sqlite_path()
             if not path:
                 raise SettingsError("sqlite URL must be sqlite:///path/to/file.db")
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=path,

@@ -20,6 +20,7 @@ from application.key_lists import chunks
 from application.settings import Settings, postgres_connection
 from projections.waiting import BUSY_WAIT_MS, WouldWait, must_not_wait
 
+LOCK_TIMEOUT_SECONDS = 30  # how long a view writer waits for SQLite's write lock
 COPY_FROM = 200  # rows: below this, PostgreSQL's executemany beats a COPY round trip
 
 
@@ -75,8 +76,8 @@ class ViewDatabase:
     def _connect(self) -> Any:
         env = self._env
         if self.backend == "sqlite":
-            conn: Any = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+            conn: Any = sqlite3.connect(env["SQLITE_DBNAME"], timeout=LOCK_TIMEOUT_SECONDS,
+                                        isolation_level=None, check_same_thread=False)
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             if self._checkpoints is not None:  # checkpoints run in the background (ADR 0015)
@@ -232,7 +233,7 @@ class ViewDatabase:
         except sqlite3.OperationalError as e:
             raise WouldWait(f"the store is being written ({e})") from e
         finally:
-            conn.execute("PRAGMA busy_timeout=30000")  # what timeout=30 set at connect
+            conn.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_SECONDS * 1000}")  # as connected
 
     @contextmanager
     def large_page_cache(self, mib: int) -> Iterator[None]:

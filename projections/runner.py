@@ -302,10 +302,12 @@ class Projector:
 
     def _catch_up_shortly(self, head: int, active: Mapping[str, Generation | None]) -> None:
         """Catch up on the event loop only when it is short: a few events, the lock free."""
-        behind = [head - g.position if g is not None else head
-                  for g in (active.get(n) for n in NAMES)]
-        if max(behind) > SHORT_LAG_EVENTS or not self.lock.acquire(timeout=LOCK_WAIT_SECONDS):
-            raise WouldWait(f"the views are {max(behind)} events behind")
+        behind = max(head - g.position if g is not None else head
+                     for g in (active.get(n) for n in NAMES))
+        if behind > SHORT_LAG_EVENTS:
+            raise WouldWait(f"the views are {behind} events behind")
+        if not self.lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            raise WouldWait("the projector is catching up elsewhere")
         try:
             self.catch_up_all()
         finally:
