@@ -103,6 +103,7 @@ def project(settings: Settings, say: Say, profile: Path | None) -> dict[str, Any
         "raw_read_decode_runs": [round(raw_before), round(raw_after)],
         "ratio_to_raw_read_decode": round(rate / raw, 3),
         "peak_rss_mib": round(rebuilt["peak_rss_mib"]),
+        "peak_rss_children_mib": round(rebuilt["peak_rss_children_mib"]),
         "first_projection_events_per_s": round(first_rate),
         "first_projection_ratio": round(first_rate / raw, 3),
         "first_projection_peak_rss_mib": round(first["peak_rss_mib"]),

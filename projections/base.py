@@ -44,6 +44,17 @@ class Projection(ABC):
         projection of the batch looks inside is not decoded (`envelopes.UNDECODED`)."""
         return True
 
+    def rows_copied(self) -> frozenset[str]:
+        """Topics whose rows a long catch-up need not hand to `apply` at all: the database
+        copies them when `flush` writes (the book's balances, ADR 0016). A read for
+        projections that all name a topic here skips its rows (ADR 0018)."""
+        return frozenset()
+
+    def passed_over(self, first: int, last: int) -> None:
+        """The rows of `rows_copied` topics from position `first` to `last` were not read:
+        they are this projection's to copy at the next `flush`."""
+        return  # only a projection with `rows_copied` is ever told
+
     @property
     def rulebook_version(self) -> str | None:
         return None

@@ -63,8 +63,9 @@ class BookProjection(Projection):
             f"CREATE TABLE IF NOT EXISTS {t('customers')} (customer_no TEXT PRIMARY KEY, "
             f"branch TEXT NOT NULL, segment TEXT NOT NULL, doc {blob} NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {t('customers_branch')} ON {t('customers')} (branch)",
+            # Clustered: the balances copy looks up a stream for every balance (ADR 0018).
             f"CREATE TABLE IF NOT EXISTS {t('streams')} (stream_id TEXT PRIMARY KEY, "
-            "kind TEXT NOT NULL, key TEXT NOT NULL)",
+            f"kind TEXT NOT NULL, key TEXT NOT NULL){self.db.clustered}",
             f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no TEXT NOT NULL, "
             f"day TEXT NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
             f"PRIMARY KEY (customer_no, day)){self.db.clustered}",
@@ -103,7 +104,7 @@ class BookProjection(Projection):
         self.new_streams: list[tuple[str, str, str]] = []
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
         self.balances: dict[tuple[str, str], tuple[int, int]] = {}  # latest per day wins
-        self.copied: list[int] = []  # first and last position of balances left undecoded
+        self.copied: list[int] = []  # first and last position of balances not folded here
         self.visits: list[tuple[Any, ...]] = []
         self.non_deposits: list[tuple[Any, ...]] = []
         self.dirty_customers: set[str] = set()
@@ -232,13 +233,15 @@ class BookProjection(Projection):
     def reads_state(self, topic: str) -> bool:
         return topic not in COPIED_TOPICS
 
+    def rows_copied(self) -> frozenset[str]:
+        return COPIED_TOPICS
+
+    def passed_over(self, first: int, last: int) -> None:
+        self._copy_up_to(first, last)
+
     def _balance(self, e: Envelope) -> None:
         if e.state is UNDECODED:  # copied in the database when written (balances_copy)
-            copied = self.copied
-            if copied:
-                copied[1] = e.position
-            else:
-                copied[:] = [e.position, e.position]
+            self._copy_up_to(e.position, e.position)
             return
         customer_no = self.stream(e.originator_id)[1]
         s = e.state
@@ -253,6 +256,14 @@ class BookProjection(Projection):
             if term["mode"] == "handover" and day <= term["base_end"]:
                 self.bases_dirty.add(customer_no)
                 break
+
+    def _copy_up_to(self, first: int, last: int) -> None:
+        """The balances from `first` (unless a range is already pending) to `last` are to
+        be copied at the next flush."""
+        if self.copied:
+            self.copied[1] = last
+        else:
+            self.copied[:] = [first, last]
 
     def _non_deposit(self, e: Envelope) -> None:
         s = e.state
@@ -472,9 +483,9 @@ class BookProjection(Projection):
         self.meta_dirty = False
 
     def _copy_balances(self, first: int, last: int) -> None:
-        """The balances stored from position `first` to `last`, read undecoded, copied from
-        the event store into the view by one statement (ADR 0016). Every row of a balance
-        topic in that range was read undecoded: the range starts after what was folded.
+        """The balances stored from position `first` to `last`, read undecoded or not read
+        at all, copied from the event store into the view by one statement (ADR 0016). No
+        row of a balance topic in that range was folded: the range starts after what was.
         A balance of a stream the view does not know fails the view's NOT NULL, as the
         fold's KeyError would. The base windows a balance can move are marked as the fold
         marks them, checked against the chain as it stands now: a superset, and the

@@ -13,12 +13,14 @@ share of a rebuild; `recorded_at` parses it on demand.
 A read may leave the rows of some topics undecoded (`state` is `UNDECODED`):
 topics no projection reading the batch looks inside — in a long catch-up the
 balances, which the audit only hashes and the book copies in the database
-(ADR 0016).
+(ADR 0016). When the audit is built in a process of its own (ADR 0018), the
+book's read skips those rows altogether: a batch then says how far it `covers`,
+which may be past its last row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -35,7 +37,7 @@ from application.bulk_reads import stream_key
 from application.transcoding import decode_state, parse_date
 from projections.db import ViewDatabase
 
-__all__ = ["UNDECODED", "Envelope", "RawRow", "envelope", "kind_of", "read", "read_raw", "stream",
+__all__ = ["UNDECODED", "Batch", "Envelope", "RawRow", "envelope", "kind_of", "read", "read_raw", "stream",
            "stream_key", "upcast"]
 
 # The state of a row read undecoded: empty and read-only, told apart by identity.
@@ -137,6 +139,17 @@ def envelope(position: int, stream: Any, version: int, topic: str, raw: bytes) -
     return Envelope(position, stream_key(stream), version, topic, state, raw, kind_of(topic))
 
 
+class Batch(list[Envelope]):
+    """The events of one read; the position up to which the read covered the store (its
+    last row's, or further when rows of skipped topics follow it up to where the read
+    stopped); and whether rows of some topics were `skipped`."""
+
+    def __init__(self, rows: list[Envelope], covers: int, skipped: bool = False) -> None:
+        super().__init__(rows)
+        self.covers = covers
+        self.skipped = skipped
+
+
 class RawRow(NamedTuple):
     position: int
     originator_id: Any
@@ -146,17 +159,22 @@ class RawRow(NamedTuple):
 
 
 def read(db: ViewDatabase, table: str, after: int, limit: int,
-         stop: int | None = None, undecoded: Mapping[str, bool] | None = None
-         ) -> list[Envelope]:
+         stop: int | None = None, undecoded: Mapping[str, bool] | None = None,
+         skip: Collection[str] = ()) -> Batch:
     """The next `limit` events after position `after` (up to `stop`), decoded except the
-    rows whose topic `undecoded` marks."""
-    rows = _rows(db, table, after, limit, stop)
+    rows whose topic `undecoded` marks. Rows of the topics in `skip` are not read at all
+    (only with a `stop`: a short read then covers the store up to it)."""
+    rows = _rows(db, table, after, limit, stop, skip)
+    covers = rows[-1][0] if rows else after
+    if skip and stop is not None and len(rows) < limit:
+        covers = stop  # the skipped rows after the last one read, up to the stop
+    skipped = bool(skip)
     if undecoded is None:
-        return [envelope(*r) for r in rows]
+        return Batch([envelope(*r) for r in rows], covers, skipped)
     # In a long catch-up ten rows in eleven stay undecoded: built here in one step (no
     # RawRow, no call each): the read-ahead thread's read of a bank year took a sixth less.
-    return [Envelope(p, stream_key(s), v, t, UNDECODED, raw, kind_of(t)) if undecoded[t]
-            else envelope(p, s, v, t, raw) for p, s, v, t, raw in rows]
+    return Batch([Envelope(p, stream_key(s), v, t, UNDECODED, raw, kind_of(t)) if undecoded[t]
+                  else envelope(p, s, v, t, raw) for p, s, v, t, raw in rows], covers, skipped)
 
 
 def read_raw(db: ViewDatabase, table: str, after: int, limit: int,
@@ -166,8 +184,8 @@ def read_raw(db: ViewDatabase, table: str, after: int, limit: int,
     return [RawRow(*r) for r in _rows(db, table, after, limit, stop)]
 
 
-def _rows(db: ViewDatabase, table: str, after: int, limit: int,
-          stop: int | None) -> list[tuple[int, Any, int, str, bytes]]:
+def _rows(db: ViewDatabase, table: str, after: int, limit: int, stop: int | None,
+          skip: Collection[str] = ()) -> list[tuple[int, Any, int, str, bytes]]:
     """(position, stream, version, topic, stored bytes) of the next `limit` rows. Read on
     the view database's own connection: plain tuples, no per-row dictionaries, and the
     same snapshot rules as the views it feeds."""
@@ -178,6 +196,9 @@ def _rows(db: ViewDatabase, table: str, after: int, limit: int,
     if stop is not None:
         statement += f" AND {position} <= ?"
         params.append(stop)
+    if skip:
+        statement += f" AND topic NOT IN ({', '.join('?' * len(skip))})"
+        params.extend(sorted(skip))
     statement += " ORDER BY 1 LIMIT ?"
     params.append(limit)
     rows = db.fetchall(statement, params)

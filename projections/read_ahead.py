@@ -15,9 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import suppress
 
-from projections.envelopes import Envelope
+from projections.envelopes import Batch
 
-Read = Callable[[int], list[Envelope]]  # the batch after a position
+Read = Callable[[int], Batch]  # the batch after a position
 DEPTH = 8  # batches read ahead at most (a batch of balances read undecoded: ~5 MB)
 
 
@@ -27,7 +27,7 @@ class ReadAhead:
     def __init__(self, executor: Executor, read: Read, after: int, target: int,
                  depth: int = DEPTH) -> None:
         self.next_after = after  # where the next batch handed out starts
-        self._batches: queue.Queue[list[Envelope] | BaseException] = queue.Queue(depth)
+        self._batches: queue.Queue[Batch | BaseException] = queue.Queue(depth)
         self._stop = threading.Event()
         self._future = executor.submit(self._run, read, after, target)
 
@@ -39,23 +39,22 @@ class ReadAhead:
                 self._put(e)
                 return
             self._put(rows)
-            if not rows or rows[-1].position >= target:
+            if rows.covers <= after or rows.covers >= target:
                 return
-            after = rows[-1].position
+            after = rows.covers
 
-    def _put(self, item: list[Envelope] | BaseException) -> None:
+    def _put(self, item: Batch | BaseException) -> None:
         while not self._stop.is_set():
             with suppress(queue.Full):
                 self._batches.put(item, timeout=0.05)
                 return
 
-    def next(self) -> list[Envelope]:
+    def next(self) -> Batch:
         """The next batch (waiting for it if it is not read yet)."""
         item = self._batches.get()
         if isinstance(item, BaseException):
             raise item
-        if item:
-            self.next_after = item[-1].position
+        self.next_after = max(self.next_after, item.covers)
         return item
 
     def close(self) -> None:

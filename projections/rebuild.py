@@ -20,6 +20,7 @@ import orjson
 
 from application.settings import schema_lock
 from domain.rulebook import parse_rulebook
+from projections.audit_apart import AuditApart, worth_apart
 from projections.book import BookProjection
 from projections.diff import diff_books
 from projections.registry import Generation
@@ -80,8 +81,10 @@ def start_report(projector: Projector, names: list[str], what_if: dict[str, Any]
 
 def rebuild(projector: Projector, names: list[str] | None = None, *,
             what_if: dict[str, Any] | None = None, progress: Progress | None = None,
-            report: RebuildReport | None = None) -> RebuildReport:
-    """Rebuild `names` (default: all) from position zero; diff the book; switch unless what-if."""
+            report: RebuildReport | None = None, apart: bool | None = None) -> RebuildReport:
+    """Rebuild `names` (default: all) from position zero; diff the book; switch unless what-if.
+    `apart`: build the audit in a process of its own beside the book (ADR 0018); by default
+    when the rebuild is long and the machine has a second core."""
     names = list(names or NAMES)
     if what_if is not None:
         parse_rulebook(what_if)  # refuse an invalid what-if before building anything
@@ -96,7 +99,9 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
             projector.ensure(tuple(names))
         head = projector.bank.max_position()
         report.total = head
-        _rebuild(projector, names, what_if, head, report, progress)
+        if apart is None:
+            apart = worth_apart(projector.bank.settings, head)
+        _rebuild(projector, names, what_if, head, report, progress, apart)
         report.status = "finished"
     except Exception as e:
         report.status = "failed"
@@ -111,7 +116,7 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
 
 
 def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | None,
-             head: int, report: RebuildReport, progress: Progress | None) -> None:
+             head: int, report: RebuildReport, progress: Progress | None, apart: bool) -> None:
     """Build new generations of `names` together (one read of the sequence), then switch."""
     registry = projector.registry
     olds = {name: registry.active(name) for name in names}
@@ -120,10 +125,12 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
     for generation in news:
         projector.instance(generation).create_tables()
     last_saved = 0.0
+    audit = next((g for g in news if g.name == "audit"), None)
+    beside: AuditApart | None = None  # the audit's own process, when it has one
 
     def step(done: int, _total: int) -> None:
         nonlocal last_saved
-        report.done = min(done, head)
+        report.done = min(done, head, beside.reached if beside is not None else head)
         if progress is not None:
             progress(report.done, report.total)
         if time.monotonic() - last_saved > 1.0:  # progress visible to other processes
@@ -131,7 +138,15 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
             _save(projector, report)
 
     try:
-        projector.catch_up(news, stop=head, progress=step)
+        if apart and audit is not None and len(news) > 1:
+            beside = AuditApart(projector.bank.settings, audit.generation, head,
+                                batch_size=projector.batch_size,
+                                flush_events=projector.flush_events)
+        projector.catch_up([g for g in news if beside is None or g is not audit], stop=head,
+                           progress=step)
+        if beside is not None and audit is not None:
+            beside.wait(tick=lambda: step(head, head))
+            _caught_up_elsewhere(projector, audit)
         # Events that arrived while building: follow them, then switch holding the lock.
         with projector.lock:
             projector.catch_up(news)
@@ -152,10 +167,22 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
                 for old in serving:
                     projector.drop(old)
     finally:
+        if beside is not None:
+            beside.close()
         if what_if:
             for new in news:
                 projector.drop(new)
     report.done = head
+
+
+def _caught_up_elsewhere(projector: Projector, generation: Generation) -> None:
+    """Take up where another process left `generation`: its tracked position, and this
+    process's memory of it dropped (the chain's last hash is read again when needed)."""
+    found = projector.registry.get(generation.name, generation.generation)
+    if found is None:
+        raise LookupError(f"{generation.name} generation {generation.generation} is gone")
+    generation.position = found.position
+    projector.instance(generation).forget()
 
 
 def _diff(projector: Projector, old: Generation, new: Generation) -> dict[str, Any]:

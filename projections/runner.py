@@ -26,24 +26,33 @@ from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.book import BookProjection
 from projections.db import ViewDatabase
-from projections.envelopes import Envelope
+from projections.envelopes import Batch
 from projections.read_ahead import ReadAhead
 from projections.registry import Generation, Registry
-from projections.waiting import LOCK_WAIT_SECONDS, SHORT_LAG_EVENTS, WouldWait, must_not_wait
+from projections.waiting import (
+    LOCK_WAIT_SECONDS,
+    SHORT_LAG_EVENTS,
+    WouldWait,
+    must_not_wait,
+    without_waiting,
+)
 
 NAMES = ("book", "audit")
 BATCH_EVENTS = 10_000  # events read and decoded at a time
 FLUSH_EVENTS = 200_000  # events applied between writes in a long catch-up (memory: ~100 MiB)
+WRITE_AT_THE_LATEST = 2  # × flush_events: beyond this, a write waits for a busy lock
 BULK_CACHE_MIB = 256  # SQLite page cache of the connection writing a long catch-up
 Progress = Callable[[int, int], None]
 
 
 class _Undecoded(dict[str, bool]):
-    """topic → whether no projection of a batch looks inside its events; asked once a topic."""
+    """topic → whether no projection of a batch looks inside its events; asked once a topic.
+    `skipped`: the topics whose rows none of them needs at all (not read; ADR 0018)."""
 
     def __init__(self, projections: list[Projection]) -> None:
         super().__init__()
         self.projections = projections
+        self.skipped = frozenset.intersection(*(p.rows_copied() for p in projections))
 
     def __missing__(self, topic: str) -> bool:
         found = self[topic] = not any(p.reads_state(topic) for p in self.projections)
@@ -153,23 +162,27 @@ class Projector:
     # ---- processing --------------------------------------------------------------
 
     def _read(self, after: int, stop: int | None,
-              undecoded: Mapping[str, bool] | None = None) -> list[Envelope]:
+              undecoded: _Undecoded | None = None) -> Batch:
         return envelopes.read(self.db, self.bank.events_table, after, self.batch_size, stop,
-                              undecoded)
+                              undecoded, undecoded.skipped if undecoded is not None else ())
 
-    def _apply(self, generations: list[Generation], rows: list[Envelope],
+    def _apply(self, generations: list[Generation], rows: Batch,
                known_at: datetime | None) -> None:
         """Fold a batch into each projection's memory (nothing written yet). With
-        `known_at`, events recorded after that instant are passed over (replay)."""
+        `known_at`, events recorded after that instant are passed over (replay). Rows the
+        read skipped are the projections' to copy (`passed_over`)."""
         batch = rows if known_at is None else [e for e in rows if e.recorded_at <= known_at]
         try:
             for generation in generations:
                 after = self._applied.get(generation.generation, generation.position)
-                if after < rows[-1].position:
+                if after < rows.covers:
                     fresh = batch if not batch or batch[0].position > after else \
                         [e for e in batch if e.position > after]
-                    self.instance(generation).apply(fresh)
-                    self._applied[generation.generation] = rows[-1].position
+                    projection = self.instance(generation)
+                    if rows.skipped:
+                        projection.passed_over(after + 1, rows.covers)
+                    projection.apply(fresh)
+                    self._applied[generation.generation] = rows.covers
         except BaseException:
             self._forget(generations)
             raise
@@ -187,12 +200,25 @@ class Projector:
                     if not self.registry.advance(generation, to, projection.rulebook_version):
                         raise TrackingConflict(f"{generation.name} moved past "
                                                f"{generation.position}")
+        except WouldWait:  # refused before anything was written: the memory stands
+            raise
         except BaseException:
             self._forget(generations)
             raise
         for generation in generations:
             generation.position = max(generation.position, to)
             self._applied.pop(generation.generation, None)
+
+    def _write_unless_busy(self, generations: list[Generation], to: int) -> bool:
+        """Write now unless another writer holds SQLite's lock (a rebuild's other process,
+        a worker, the API); then go on folding and try again after the next batch, rather
+        than sit idle behind its transaction (ADR 0018)."""
+        try:
+            with without_waiting():
+                self._write(generations, to)
+        except WouldWait:
+            return False
+        return True
 
     def _forget(self, generations: list[Generation]) -> None:
         for generation in generations:
@@ -227,11 +253,11 @@ class Projector:
                     ahead = None
                 rows = ahead.next() if ahead is not None else \
                     self._read(after, target, undecoded)
-                if not rows:
+                if rows.covers <= after:  # nothing more to read
                     if pending:
                         self._write(group, after)
                     break
-                to = rows[-1].position
+                to = rows.covers
                 if to < target and ahead is None:
                     if not long:  # more than one batch to go
                         long = True
@@ -243,9 +269,11 @@ class Projector:
                                                               undecoded=undecoded), to, target)
                 try:
                     self._apply(group, rows, known_at)
-                    pending += len(rows)
-                    if pending >= self.flush_events or to >= target:
+                    pending += to - after  # the positions covered, rows skipped included
+                    if to >= target or pending >= self.flush_events * WRITE_AT_THE_LATEST:
                         self._write(group, to)
+                        pending = 0
+                    elif pending >= self.flush_events and self._write_unless_busy(group, to):
                         pending = 0
                 except TrackingConflict:
                     for g in group:
@@ -266,8 +294,8 @@ class Projector:
                     self._forget([g])
         return done
 
-    def _next_batch(self, after: int, *, target: int, undecoded: Mapping[str, bool] | None
-                    ) -> list[Envelope]:
+    def _next_batch(self, after: int, *, target: int, undecoded: _Undecoded | None
+                    ) -> Batch:
         return self._read(after, target, undecoded)
 
     def _reader(self) -> ThreadPoolExecutor:

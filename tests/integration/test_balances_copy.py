@@ -4,7 +4,8 @@
 The history has what the copy must get right: corrections of a day in the same
 write as the day itself (the latest wins), a handover whose base window, writes
 later, receives a backdated balance and a correction (the base must move), and balances
-spread over several writes of a long catch-up.
+spread over several writes of a long catch-up — also when the book's read skips them
+(ADR 0018: the book alone).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.projection_support import (
     onboard,
     projector,
     register,
+    visit,
 )
 
 pytestmark = pytest.mark.integration
@@ -43,6 +45,9 @@ def write_history(app: BookOfBusiness) -> None:
         on = JAN1 + timedelta(days=day)
         for i, no in enumerate(("C1", "C2", "C3")):
             balance(app, no, on, f"{100000 * (i + 1) + day}.00")
+        # Other events between: a read that skips the balances (ADR 0018) still spans
+        # several writes.
+        visit(app, "C1", "M1", on)
     balance(app, "C2", JAN1 + timedelta(days=7), "999.00")  # a correction, months later
     handover(app, "C1", "M2", JUL1)
     for day in range(1, 16):  # more than a write's worth of events after the handover

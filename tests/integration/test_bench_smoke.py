@@ -17,6 +17,7 @@ FIELDS = {
     "commands": {"commands", "events", "seconds", "commands_per_s"},
     "rebuild": {"events", "projections", "seconds", "events_per_s", "raw_read_decode_per_s",
                 "raw_read_decode_runs", "ratio_to_raw_read_decode", "peak_rss_mib",
+                "peak_rss_children_mib",
                 "first_projection_events_per_s", "first_projection_ratio",
                 "first_projection_peak_rss_mib", "series"},
     "http": {"connections", "seconds_each", "trivial_requests_per_s", "trivial_p99_ms",

@@ -8,19 +8,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from projections.envelopes import UNDECODED, Envelope
+from projections.envelopes import UNDECODED, Batch, Envelope
 from projections.read_ahead import ReadAhead
 
 
-def batch(after: int, size: int, head: int) -> list[Envelope]:
-    return [Envelope(p, "s", 1, "t", UNDECODED, b"", "t")
+def batch(after: int, size: int, head: int) -> Batch:
+    rows = [Envelope(p, "s", 1, "t", UNDECODED, b"", "t")
             for p in range(after + 1, min(after + size, head) + 1)]
+    return Batch(rows, rows[-1].position if rows else after)
 
 
 def test_batches_come_in_order_up_to_the_target_and_no_further() -> None:
     reads: list[int] = []
 
-    def read(after: int) -> list[Envelope]:
+    def read(after: int) -> Batch:
         reads.append(after)
         return batch(after, 3, head=100)
 
@@ -38,7 +39,7 @@ def test_batches_come_in_order_up_to_the_target_and_no_further() -> None:
 def test_reads_at_most_depth_batches_ahead_and_close_stops_it() -> None:
     reads: list[int] = []
 
-    def read(after: int) -> list[Envelope]:
+    def read(after: int) -> Batch:
         reads.append(after)
         return batch(after, 1, 10**6)
 
@@ -56,7 +57,7 @@ def test_reads_at_most_depth_batches_ahead_and_close_stops_it() -> None:
 def test_an_error_in_the_read_reaches_the_reader() -> None:
     calls = threading.Event()
 
-    def read(after: int) -> list[Envelope]:
+    def read(after: int) -> Batch:
         if after > 0:
             calls.set()
             raise RuntimeError("disk gone")

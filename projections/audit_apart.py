@@ -1,0 +1,113 @@
+"""The audit's new generation built in a process of its own, beside the book (ADR 0018).
+
+A full rebuild builds the book and the audit from position zero. They share
+nothing but the events: the book folds the rules and has the database copy the
+balances, the audit hashes every stored row. In one process they take turns on
+one core (the GIL). With two cores or more and a long rebuild, a spawned process
+reads the events itself and builds the audit's generation while this one builds
+the book; the rebuild then goes on as before (catch up, diff, switch).
+
+The child writes only its own generation's tables and tracked position, in the
+same transactions a catch-up in this process would, so a crash of either leaves
+a generation that is simply not switched in. Its failure is raised here with its
+message; nothing is switched.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable
+from typing import Any
+
+from application import gc_tuning
+from application.settings import Settings
+
+# Below this many events the child's start (a fresh interpreter importing rmbook, about
+# half a second) costs more than the turns on the GIL it saves.
+APART_EVENTS = 500_000
+
+
+class AuditBuildFailed(RuntimeError):
+    """The audit's process stopped before its generation reached the rebuild's target."""
+
+
+def worth_apart(settings: Settings, events: int) -> bool:
+    """Whether a rebuild of `events` should build the audit in a process of its own:
+    long enough, a second core to run on, and a store another process can open (not an
+    in-memory SQLite database)."""
+    shared = settings.backend == "postgres" or settings.sqlite_file() is not None
+    return shared and events >= APART_EVENTS and (os.cpu_count() or 1) >= 2
+
+
+class AuditApart:
+    """The audit generation `generation` caught up to `stop` in a spawned process, read and
+    written in batches as this process's projector would (`batch_size`, `flush_events`)."""
+
+    def __init__(self, settings: Settings, generation: int, stop: int, *,
+                 batch_size: int, flush_events: int) -> None:
+        self.generation = generation
+        self.stop_at = stop
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copied locks
+        self._reached = context.Value("q", 0)
+        self._errors: Any = context.Queue()
+        self._process = context.Process(
+            target=_build, args=(settings, generation, stop, batch_size, flush_events,
+                                 self._reached, self._errors),
+            name="rmbook-audit-rebuild")
+        self._process.start()
+
+    @property
+    def reached(self) -> int:
+        """The position the child has applied up to (its progress)."""
+        return int(self._reached.value)
+
+    def wait(self, tick: Callable[[], None] | None = None, every: float = 0.5) -> None:
+        """Until the child is done (calling `tick` every `every` seconds); its failure is
+        raised as AuditBuildFailed with the child's own message."""
+        while self._process.is_alive():
+            self._process.join(every)
+            if tick is not None:
+                tick()
+        if self._process.exitcode != 0:
+            try:
+                why = self._errors.get(timeout=1.0)
+            except queue.Empty:
+                why = f"it exited with code {self._process.exitcode}"
+            raise AuditBuildFailed(f"the audit's rebuild in its own process failed: {why}")
+
+    def close(self) -> None:
+        """Stop the child if it is still running (the rebuild failed here first)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._errors.close()
+
+
+def _build(settings: Settings, generation: int, stop: int, batch_size: int, flush_events: int,
+           reached: Any, errors: Any) -> None:
+    gc_tuning.relax()  # as every rmbook process does
+    from application.service import BookOfBusiness
+    from projections.runner import Projector
+
+    try:
+        bank = BookOfBusiness(settings)
+        projector = Projector(bank, batch_size=batch_size, flush_events=flush_events)
+        try:
+            found = projector.registry.get("audit", generation)
+            if found is None:
+                raise LookupError(f"no audit generation {generation}")
+
+            def progress(done: int, _total: int) -> None:
+                reached.value = done
+
+            projector.catch_up(found, stop=stop, progress=progress)
+        finally:
+            projector.close()
+            bank.close()
+    except BaseException as e:
+        errors.put(f"{type(e).__name__}: {e}")
+        errors.close()
+        errors.join_thread()  # the message is sent before the process ends
+        raise SystemExit(1) from e
