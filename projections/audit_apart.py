@@ -38,7 +38,15 @@ def worth_apart(settings: Settings, events: int) -> bool:
     long enough, a second core to run on, and a store another process can open (not an
     in-memory SQLite database)."""
     shared = settings.backend == "postgres" or settings.sqlite_file() is not None
-    return shared and events >= APART_EVENTS and (os.cpu_count() or 1) >= 2
+    return shared and events >= APART_EVENTS and _cores() >= 2
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class AuditApart:

@@ -136,7 +136,8 @@ def rebuild(
     """Rebuild projections from position zero, side by side; switch atomically when done.
 
     Run this after publishing a rulebook: the diff says which managers change tier (from → to,
-    on which dates) and whose attribution moves, and by how much.
+    on which dates) and whose attribution moves, and by how much. A long rebuild of every
+    projection on a machine with two cores builds the audit in a second process (ADR 0018).
     """
     with projector() as p:
         what_if = None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
@@ -63,27 +63,42 @@ def _on_loop() -> bool:
     return _ON_LOOP.get(False)  # without a lifespan: threads, the conservative default
 
 
-def view_read(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+@overload
+def view_read(route: Callable[P, R]) -> Callable[P, Awaitable[R]]: ...
+
+
+@overload
+def view_read(*, every_branch_without: str
+              ) -> Callable[[Callable[P, R]], Callable[P, Awaitable[R]]]: ...
+
+
+def view_read(route: Callable[P, R] | None = None, *, every_branch_without: str | None = None
+              ) -> Any:
     """Run a blocking read route on the loop or in the readers' lane; at `known_at` (a
     replay, seconds long) in the general pool instead, so a replay never stalls either.
-    The routes name that parameter `known_at` (the shared `KnownAt` dependency)."""
+    The routes name that parameter `known_at` (the shared `KnownAt` dependency).
 
-    @functools.wraps(route)  # FastAPI reads the route's own signature through __wrapped__
-    async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
-        if kwargs.get("known_at") is not None:
-            return await to_thread.run_sync(functools.partial(route, *args, **kwargs))
-        # A report over every branch (`branch` omitted) reads the whole bank: seconds, not
-        # microseconds, so never on the loop.
-        if _on_loop() and not ("branch" in kwargs and kwargs["branch"] is None):
-            try:
-                with without_waiting():
-                    return route(*args, **kwargs)
-            except WouldWait:
-                pass  # the views are behind: they are caught up in the lane, off the loop
-        return await to_thread.run_sync(functools.partial(route, *args, **kwargs),
-                                        limiter=_reads_lane())
+    `@view_read(every_branch_without="branch")`: a report that reads the whole bank when
+    that parameter is omitted — seconds, not microseconds — so then never on the loop."""
 
-    return in_lane
+    def wrap(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(route)  # FastAPI reads the route's own signature via __wrapped__
+        async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
+            if kwargs.get("known_at") is not None:
+                return await _in_thread(route, args, kwargs)
+            whole_bank = every_branch_without is not None and \
+                kwargs.get(every_branch_without) is None
+            if _on_loop() and not whole_bank:
+                try:
+                    with without_waiting():
+                        return route(*args, **kwargs)
+                except WouldWait:
+                    pass  # the views are behind: they are caught up in the lane, off the loop
+            return await _in_thread(route, args, kwargs, _reads_lane())
+
+        return in_lane
+
+    return wrap if route is None else wrap(route)
 
 
 def short_write(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
@@ -95,6 +110,12 @@ def short_write(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     async def written(*args: P.args, **kwargs: P.kwargs) -> R:
         if _on_loop():
             return route(*args, **kwargs)
-        return await to_thread.run_sync(functools.partial(route, *args, **kwargs))
+        return await _in_thread(route, args, kwargs)
 
     return written
+
+
+async def _in_thread(route: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any],
+                     lane: CapacityLimiter | None = None) -> R:
+    """The route run in a worker thread: of `lane`, or of the general pool."""
+    return await to_thread.run_sync(functools.partial(route, *args, **kwargs), limiter=lane)

@@ -158,7 +158,7 @@ def test_on_the_loop_a_report_over_every_branch_runs_in_the_lane(
 
     async def main() -> int:
         open_lanes(2, on_loop=True)
-        return await view_read(report)(branch=branch)
+        return await view_read(every_branch_without="branch")(report)(branch=branch)
 
     assert (anyio.run(main) == threading.get_ident()) is on_loop_thread
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from application.service import BookOfBusiness
+from application.settings import Settings
+from projections import audit_apart
 from projections import db as view_db
-from projections.audit_apart import AuditApart, AuditBuildFailed
+from projections.audit_apart import APART_EVENTS, AuditApart, AuditBuildFailed, worth_apart
 from projections.integrity import verify
 from projections.rebuild import rebuild
 from projections.runner import Projector
@@ -100,3 +102,14 @@ def test_a_failing_audit_process_says_why(app: BookOfBusiness) -> None:
             apart.wait()
     finally:
         apart.close()
+
+
+def test_only_a_long_rebuild_of_a_shared_store_goes_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_apart, "_cores", lambda: 2)  # whatever this machine has
+    on_file = Settings(database_url="sqlite:///bank.db")
+    assert worth_apart(on_file, APART_EVENTS)
+    assert not worth_apart(on_file, APART_EVENTS - 1)  # spawning would cost more
+    assert not worth_apart(Settings(database_url="sqlite:///:memory:"), APART_EVENTS)
+    assert worth_apart(Settings(database_url="postgresql://db/bank"), APART_EVENTS)
+    monkeypatch.setattr(audit_apart, "_cores", lambda: 1)
+    assert not worth_apart(on_file, APART_EVENTS)  # no second core to run on

@@ -39,7 +39,7 @@ PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN,
 
 @router.get("/tiers", response_model=report_responses.TiersOut, responses=for_read(),
             summary="Each customer manager's tier and the distribution [S0 §8]")
-@view_read
+@view_read(every_branch_without="branch")
 def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: KnownAt,
               branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
@@ -51,7 +51,7 @@ def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: Know
 
 @router.get("/visits/compliance", response_model=report_responses.ComplianceOut, responses=for_read(),
             summary="Visit compliance per manager for a period [S0 §14, S4 §11(2)]")
-@view_read
+@view_read(every_branch_without="branch")
 def get_compliance(period: PeriodQuery, principal: Reader, bank: Bank, projector: ReadSide,
                    known_at: KnownAt, branch: BranchQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
@@ -77,7 +77,7 @@ def get_targets(code: BranchCode, start: FromQuery, to: ToQuery, principal: Read
 
 @router.get("/vip", response_model=report_responses.VipOut, responses=for_read(),
             summary="VIP individual customers with level and criterion met [S2 §6–8]")
-@view_read
+@view_read(every_branch_without="branch")
 def get_vip(principal: Reader, bank: Bank, projector: ReadSide, known_at: KnownAt,
             branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
