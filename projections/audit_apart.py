@@ -9,8 +9,10 @@ the book; the rebuild then goes on as before (catch up, diff, switch).
 
 The child writes only its own generation's tables and tracked position, in the
 same transactions a catch-up in this process would, so a crash of either leaves
-a generation that is simply not switched in. Its failure is raised here with its
-message; nothing is switched.
+a generation that is simply not switched in. The child is a daemon and stops at its
+next batch once this process is gone (killed, not only failed), so it never builds on
+for nobody. Its failure is raised here as soon as it is seen, with its traceback;
+nothing is switched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +30,9 @@ from application.settings import Settings
 # Below this many events the child's start (a fresh interpreter importing rmbook, about
 # half a second) costs more than the turns on the GIL it saves.
 APART_EVENTS = 500_000
+# What of the child's traceback is sent: well under a pipe's buffer, so the child's
+# send never waits for a reader.
+_TRACEBACK_CHARS = 8_000
 
 
 class AuditBuildFailed(RuntimeError):
@@ -42,7 +48,9 @@ def worth_apart(settings: Settings, events: int) -> bool:
 
 
 def _cores() -> int:
-    """The cores this process may run on (a container's share, not the host's count)."""
+    """The CPUs this process may run on (its affinity: a cpuset, a `taskset`), not the host's
+    count. A CPU quota (`docker --cpus=1`) is not seen: such a container gets two processes
+    on one CPU's time, no faster than one."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -58,12 +66,13 @@ class AuditApart:
         self.generation = generation
         self.stop_at = stop
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no copied locks
-        self._reached = context.Value("q", 0)
+        # No lock: one writer, one 64-bit word; a lock the child died holding would hang us.
+        self._reached = context.Value("q", 0, lock=False)
         self._errors: Any = context.Queue()
         self._process = context.Process(
             target=_build, args=(settings, generation, stop, batch_size, flush_events,
                                  self._reached, self._errors),
-            name="rmbook-audit-rebuild")
+            name="rmbook-audit-rebuild", daemon=True)
         self._process.start()
 
     @property
@@ -73,17 +82,23 @@ class AuditApart:
 
     def wait(self, tick: Callable[[], None] | None = None, every: float = 0.5) -> None:
         """Until the child is done (calling `tick` every `every` seconds); its failure is
-        raised as AuditBuildFailed with the child's own message."""
+        raised as AuditBuildFailed with the child's own traceback."""
         while self._process.is_alive():
             self._process.join(every)
             if tick is not None:
                 tick()
-        if self._process.exitcode != 0:
-            try:
-                why = self._errors.get(timeout=1.0)
-            except queue.Empty:
-                why = f"it exited with code {self._process.exitcode}"
-            raise AuditBuildFailed(f"the audit's rebuild in its own process failed: {why}")
+        self.check()
+
+    def check(self) -> None:
+        """Raise AuditBuildFailed if the child has already failed (called while the book
+        is built here, so a failure does not wait for the book to finish)."""
+        if self._process.is_alive() or self._process.exitcode in (None, 0):
+            return
+        try:
+            why = self._errors.get(timeout=1.0)
+        except queue.Empty:
+            why = f"it exited with code {self._process.exitcode}"
+        raise AuditBuildFailed(f"the audit's rebuild in its own process failed: {why}")
 
     def close(self) -> None:
         """Stop the child if it is still running (the rebuild failed here first)."""
@@ -107,15 +122,19 @@ def _build(settings: Settings, generation: int, stop: int, batch_size: int, flus
             if found is None:
                 raise LookupError(f"no audit generation {generation}")
 
+            parent = multiprocessing.parent_process()
+
             def progress(done: int, _total: int) -> None:
                 reached.value = done
+                if parent is not None and not parent.is_alive():
+                    raise SystemExit("the rebuilding process is gone")
 
             projector.catch_up(found, stop=stop, progress=progress)
         finally:
             projector.close()
             bank.close()
     except BaseException as e:
-        errors.put(f"{type(e).__name__}: {e}")
+        errors.put(f"{type(e).__name__}: {e}\n{traceback.format_exc()[-_TRACEBACK_CHARS:]}")
         errors.close()
         errors.join_thread()  # the message is sent before the process ends
         raise SystemExit(1) from e

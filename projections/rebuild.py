@@ -130,6 +130,8 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
 
     def step(done: int, _total: int) -> None:
         nonlocal last_saved
+        if beside is not None:
+            beside.check()  # a failed audit process stops the book's build too
         report.done = min(done, head, beside.reached if beside is not None else head)
         if progress is not None:
             progress(report.done, report.total)

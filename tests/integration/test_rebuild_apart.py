@@ -98,8 +98,19 @@ def test_a_busy_write_lock_defers_the_write_and_loses_nothing(
 def test_a_failing_audit_process_says_why(app: BookOfBusiness) -> None:
     apart = AuditApart(app.settings, 987654, app.max_position(), batch_size=5, flush_events=20)
     try:
-        with pytest.raises(AuditBuildFailed, match="no audit generation 987654"):
+        with pytest.raises(AuditBuildFailed, match="no audit generation 987654") as failed:
             apart.wait()
+        assert "Traceback" in str(failed.value)  # where, not only what
+    finally:
+        apart.close()
+
+
+def test_a_failed_audit_process_is_seen_before_the_book_is_done(app: BookOfBusiness) -> None:
+    apart = AuditApart(app.settings, 987654, app.max_position(), batch_size=5, flush_events=20)
+    try:
+        apart._process.join(30)  # the child fails at its start
+        with pytest.raises(AuditBuildFailed, match="no audit generation 987654"):
+            apart.check()  # as the book's build calls it between batches
     finally:
         apart.close()
 
