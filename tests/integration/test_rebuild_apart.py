@@ -105,7 +105,7 @@ def test_a_failing_audit_process_says_why(app: BookOfBusiness) -> None:
         apart.close()
 
 
-def test_a_failed_audit_process_is_seen_before_the_book_is_done(app: BookOfBusiness) -> None:
+def test_check_raises_once_the_audit_process_has_failed(app: BookOfBusiness) -> None:
     apart = AuditApart(app.settings, 987654, app.max_position(), batch_size=5, flush_events=20)
     try:
         apart._process.join(30)  # the child fails at its start
