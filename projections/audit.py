@@ -84,18 +84,18 @@ class AuditProjection(Projection):
         self.forget()
 
     def create_tables(self) -> None:
-        t, blob, big = self.table, self.db.blob, self.db.bigint
+        t, blob, big, text = self.table, self.db.blob, self.db.bigint, self.db.text
         for statement in (
-            f"CREATE TABLE IF NOT EXISTS {t('names')} (stream_id TEXT PRIMARY KEY, "
-            "subject TEXT NOT NULL, branch TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {t('names')} (stream_id {text} PRIMARY KEY, "
+            f"subject {text} NOT NULL, branch {text})",
             f"CREATE INDEX IF NOT EXISTS {t('names_subject')} ON {t('names')} (subject)",
             f"CREATE INDEX IF NOT EXISTS {t('names_branch')} ON {t('names')} (branch)",
-            f"CREATE TABLE IF NOT EXISTS {t('mentions')} (subject TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {t('mentions')} (subject {text} NOT NULL, "
             f"position {big} NOT NULL, PRIMARY KEY (subject, position))",
             f"CREATE TABLE IF NOT EXISTS {t('chain')} (last_position {big} PRIMARY KEY, "
             f"positions {blob} NOT NULL, hashes {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t('rulebooks')} (position {big} PRIMARY KEY, "
-            f"version TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"version {text} NOT NULL, doc {blob} NOT NULL)",
         ):
             self.db.execute(statement)
 

@@ -58,35 +58,35 @@ class BookProjection(Projection):
     # ---- tables --------------------------------------------------------------
 
     def create_tables(self) -> None:
-        t, blob, big = self.table, self.db.blob, self.db.bigint
+        t, blob, big, text = self.table, self.db.blob, self.db.bigint, self.db.text
         for statement in (
-            f"CREATE TABLE IF NOT EXISTS {t('customers')} (customer_no TEXT PRIMARY KEY, "
-            f"branch TEXT NOT NULL, segment TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t('customers')} (customer_no {text} PRIMARY KEY, "
+            f"branch {text} NOT NULL, segment {text} NOT NULL, doc {blob} NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {t('customers_branch')} ON {t('customers')} (branch)",
             # Clustered: the balances copy looks up a stream for every balance (ADR 0018).
-            f"CREATE TABLE IF NOT EXISTS {t('streams')} (stream_id TEXT PRIMARY KEY, "
-            f"kind TEXT NOT NULL, key TEXT NOT NULL){self.db.clustered}",
-            f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no TEXT NOT NULL, "
-            f"day TEXT NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {t('streams')} (stream_id {text} PRIMARY KEY, "
+            f"kind {text} NOT NULL, key {text} NOT NULL){self.db.clustered}",
+            f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no {text} NOT NULL, "
+            f"day {text} NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
             f"PRIMARY KEY (customer_no, day)){self.db.clustered}",
             f"CREATE TABLE IF NOT EXISTS {t('non_deposit')} (position {big} PRIMARY KEY, "
-            f"customer_no TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, amount {big})",
+            f"customer_no {text} NOT NULL, day {text} NOT NULL, kind {text} NOT NULL, amount {big})",
             f"CREATE INDEX IF NOT EXISTS {t('non_deposit_c')} ON {t('non_deposit')} "
             "(customer_no, day)",
             f"CREATE TABLE IF NOT EXISTS {t('visits')} (position {big} PRIMARY KEY, "
-            "customer_no TEXT NOT NULL, staff_no TEXT NOT NULL, day TEXT NOT NULL, "
-            "channel TEXT NOT NULL, purpose TEXT NOT NULL)",
+            f"customer_no {text} NOT NULL, staff_no {text} NOT NULL, day {text} NOT NULL, "
+            f"channel {text} NOT NULL, purpose {text} NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {t('visits_c')} ON {t('visits')} (customer_no, day)",
-            f"CREATE TABLE IF NOT EXISTS {t('accounts')} (account_no TEXT PRIMARY KEY, "
-            "customer_no TEXT NOT NULL, branch TEXT NOT NULL, segment TEXT NOT NULL, "
-            "type TEXT NOT NULL, currency TEXT NOT NULL, opened_on TEXT NOT NULL, "
-            "closed_on TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {t('accounts')} (account_no {text} PRIMARY KEY, "
+            f"customer_no {text} NOT NULL, branch {text} NOT NULL, segment {text} NOT NULL, "
+            f"type {text} NOT NULL, currency {text} NOT NULL, opened_on {text} NOT NULL, "
+            f"closed_on {text})",
             f"CREATE INDEX IF NOT EXISTS {t('accounts_b')} ON {t('accounts')} (branch, opened_on)",
             f"CREATE INDEX IF NOT EXISTS {t('accounts_c')} ON {t('accounts')} (customer_no)",
-            f"CREATE TABLE IF NOT EXISTS {t('managers')} (staff_no TEXT PRIMARY KEY, "
-            f"branch TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t('managers')} (staff_no {text} PRIMARY KEY, "
+            f"branch {text} NOT NULL, doc {blob} NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {t('managers_branch')} ON {t('managers')} (branch)",
-            f"CREATE TABLE IF NOT EXISTS {t('meta')} (key TEXT PRIMARY KEY, doc {blob})",
+            f"CREATE TABLE IF NOT EXISTS {t('meta')} (key {text} PRIMARY KEY, doc {blob})",
         ):
             self.db.execute(statement)
 

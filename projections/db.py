@@ -268,6 +268,16 @@ class ViewDatabase:
         return "BLOB" if self.backend == "sqlite" else "BYTEA"
 
     @property
+    def text(self) -> str:
+        """Text compared byte by byte on both backends: SQLite's BINARY, PostgreSQL's "C".
+        The views' text is identifiers and ISO dates, which sort the same either way; a
+        locale's collation (even C.UTF-8 before PostgreSQL 17) is called per comparison
+        and has no abbreviated sort keys. Measured on 3 million balances: sorted in 1.8 s
+        instead of 2.8, upserted with the key's B-tree in 11.0–11.3 s instead of 13.0
+        (docs/performance.md)."""
+        return "TEXT" if self.backend == "sqlite" else 'TEXT COLLATE "C"'
+
+    @property
     def clustered(self) -> str:
         """Table option: rows stored in primary-key order (SQLite; PostgreSQL has no such)."""
         return " WITHOUT ROWID" if self.backend == "sqlite" else ""
