@@ -127,14 +127,26 @@ def subjects(settings: Settings) -> http_load.Subjects:
     return http_load.Subjects(open_customers, managers, branches, date(end.year, 1, 1), end)
 
 
+# The packages whose code a run measures; a change elsewhere (docs, tests) leaves it as committed.
+_MEASURED = ("domain", "application", "projections", "interfaces", "bench")
+
+
 def _commit() -> str | None:
-    """The code measured: the checkout's commit, when there is one."""
+    """The code measured: the checkout's commit, when there is one, with `+changes` when
+    the measured packages differ from it (a run of uncommitted code is not the commit's)."""
+    here = Path(__file__).parent
     try:
         found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).parent, check=False)
+                               text=True, timeout=5, cwd=here, check=False)
+        changed = subprocess.run(["git", "status", "--porcelain", "--", *_MEASURED],
+                                 capture_output=True, text=True, timeout=5, cwd=here.parent,
+                                 check=False)
     except OSError:
         return None
-    return found.stdout.strip() or None
+    commit = found.stdout.strip()
+    if not commit:
+        return None
+    return f"{commit}+changes" if changed.stdout.strip() else commit
 
 
 def run(backend: str, scale: str, seed: int, say: Say, progress: Progress,
