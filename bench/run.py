@@ -127,8 +127,9 @@ def subjects(settings: Settings) -> http_load.Subjects:
     return http_load.Subjects(open_customers, managers, branches, date(end.year, 1, 1), end)
 
 
-# The packages whose code a run measures; a change elsewhere (docs, tests) leaves it as committed.
-_MEASURED = ("domain", "application", "projections", "interfaces", "bench")
+# The code a run measures; a change elsewhere (docs, tests, results) leaves it as committed.
+_MEASURED = ("domain", "application", "projections", "interfaces", "bench",
+             ":(exclude)bench/results")
 
 
 def _commit() -> str | None:
@@ -141,7 +142,7 @@ def _commit() -> str | None:
         changed = subprocess.run(["git", "status", "--porcelain", "--", *_MEASURED],
                                  capture_output=True, text=True, timeout=5, cwd=here.parent,
                                  check=False)
-    except OSError:
+    except (OSError, subprocess.TimeoutExpired):
         return None
     commit = found.stdout.strip()
     if not commit:
