@@ -53,6 +53,8 @@ class BookProjection(Projection):
         self.events_table = events_table
         self.what_if = list(what_if or [])
         self.adopt_until = adopt_until
+        # Copies that met a day the view held and upserted every day instead (ADR 0020).
+        self.copies_upserted = 0
         self.forget()
 
     # ---- tables --------------------------------------------------------------
@@ -490,10 +492,16 @@ class BookProjection(Projection):
         fold's KeyError would. The base windows a balance can move are marked as the fold
         marks them, checked against the chain as it stands now: a superset, and the
         recomputation reads the view, so the result is the same."""
-        statement = balances_copy(self.db.backend, self.events_table, self.table("balances"),
-                                  self.table("streams"))
+        tables = (self.db.backend, self.events_table, self.table("balances"),
+                  self.table("streams"))
+        if self.db.backend == "sqlite":
+            rows = self.db.fetchall(balances_copy(*tables), (first, last))
+        else:  # days recorded in the range inserted; every day upserted should one be held
+            rows, upserted = self.db.fetchall_or_else(
+                balances_copy(*tables), balances_copy(*tables, upsert_all=True), (first, last))
+            self.copies_upserted += upserted
         earliest: dict[str, str] = {}
-        for customer_no, day in self.db.fetchall(statement, (first, last)):
+        for customer_no, day in rows:
             if day < earliest.get(customer_no, "~"):
                 earliest[customer_no] = day
         for customer_no, day in earliest.items():

@@ -193,6 +193,27 @@ class ViewDatabase:
                                   [*chunk, *params])
         return rows
 
+    def fetchall_or_else(self, statement: str, fallback: str,
+                         params: Sequence[Any] = ()) -> tuple[list[Any], bool]:
+        """`statement`'s rows; should it meet a key already present, its writes are undone
+        and `fallback`'s rows returned instead, with True. Inside a transaction: a failed
+        statement would end it on PostgreSQL, so it runs in a savepoint there."""
+        if self.backend == "sqlite":
+            try:
+                # SQLite undoes a failed statement alone and the transaction goes on.
+                return self.fetchall(statement, params), False
+            except sqlite3.IntegrityError as e:
+                if "UNIQUE" not in str(e):
+                    raise
+                return self.fetchall(fallback, params), True
+        import psycopg.errors
+
+        try:
+            with self.connection().transaction():  # a savepoint: inside the caller's
+                return self.fetchall(statement, params), False
+        except psycopg.errors.UniqueViolation:
+            return self.fetchall(fallback, params), True
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction: views and tracking position commit together or not at all."""

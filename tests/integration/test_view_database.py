@@ -54,3 +54,29 @@ def test_documents_and_numbers_come_back_as_stored(db: ViewDatabase) -> None:
         from psycopg.pq import Format
         assert db.execute("SELECT doc FROM docs LIMIT 1").format == Format.BINARY
     assert db.fetchone("SELECT COUNT(*), MAX(day) FROM docs")[0:2] == (1_200, "2025-01-28")
+
+
+def test_a_statement_meeting_a_key_held_is_undone_and_its_fallback_run_in_the_transaction(
+        db: ViewDatabase) -> None:
+    insert = "INSERT INTO docs (no, day, amount, doc) VALUES (?, ?, 1, ?), (?, ?, 1, ?) " \
+             "RETURNING no"
+    upsert = insert.replace("RETURNING", "ON CONFLICT (no) DO UPDATE SET amount = 2 RETURNING")
+    with db.transaction():
+        db.execute("UPDATE docs SET amount = 0 WHERE no = ?", ("C00000",))  # before: kept
+        rows, fell_back = db.fetchall_or_else(
+            insert, upsert, ("N00001", "2025-02-01", b"{}", "C00001", "2025-02-01", b"{}"))
+        assert fell_back and sorted(r[0] for r in rows) == ["C00001", "N00001"]
+        rows, fell_back = db.fetchall_or_else(
+            insert, upsert, ("N00002", "2025-02-01", b"{}", "N00003", "2025-02-01", b"{}"))
+        assert not fell_back and sorted(r[0] for r in rows) == ["N00002", "N00003"]
+    amounts = dict(db.fetchall("SELECT no, amount FROM docs WHERE no IN "
+                               "('C00000', 'C00001', 'N00001', 'N00002', 'N00003')"))
+    # N00001, written before the failed insert met C00001, was undone: the upsert found no
+    # such key (2 if it had). Everything else committed with the transaction.
+    assert amounts == {"C00000": 0, "C00001": 2, "N00001": 1, "N00002": 1, "N00003": 1}
+
+
+def test_a_statement_failing_otherwise_is_not_retried(db: ViewDatabase) -> None:
+    with pytest.raises(Exception, match=r"(?i)null"), db.transaction():
+        db.fetchall_or_else("INSERT INTO docs (no, day, amount, doc) VALUES ('X', NULL, 1, ?) "
+                            "RETURNING no", "SELECT 1", (b"{}",))
