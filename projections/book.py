@@ -494,12 +494,11 @@ class BookProjection(Projection):
         recomputation reads the view, so the result is the same."""
         tables = (self.db.backend, self.events_table, self.table("balances"),
                   self.table("streams"))
-        if self.db.backend == "sqlite":
-            rows = self.db.fetchall(balances_copy(*tables), (first, last))
-        else:  # days recorded in the range inserted; every day upserted should one be held
-            rows, upserted = self.db.fetchall_or_else(
-                balances_copy(*tables), balances_copy(*tables, upsert_all=True), (first, last))
-            self.copies_upserted += upserted
+        # PostgreSQL inserts the days recorded in the range and upserts every day should the
+        # view hold one (ADR 0020); SQLite's statement upserts every day from the start.
+        rows, upserted = self.db.fetchall_or_else(
+            balances_copy(*tables), balances_copy(*tables, upsert_all=True), (first, last))
+        self.copies_upserted += upserted
         earliest: dict[str, str] = {}
         for customer_no, day in rows:
             if day < earliest.get(customer_no, "~"):
