@@ -44,10 +44,10 @@ def worth_apart(settings: Settings, events: int) -> bool:
     long enough, a second core to run on, and a store another process can open (not an
     in-memory SQLite database)."""
     shared = settings.backend == "postgres" or settings.sqlite_file() is not None
-    return shared and events >= APART_EVENTS and _cores() >= 2
+    return shared and events >= APART_EVENTS and cores() >= 2
 
 
-def _cores() -> int:
+def cores() -> int:
     """The CPUs this process may run on (its affinity: a cpuset, a `taskset`), not the host's
     count. A CPU quota (`docker --cpus=1`) is not seen: such a container gets two processes
     on one CPU's time, no faster than one."""

@@ -38,14 +38,20 @@ _RECORDED = Customer.BalanceRecorded.TOPIC
 
 
 def balances_copy(backend: str, events: str, balances: str, streams: str, *,
-                  upsert_all: bool = False) -> str:
+                  upsert_all: bool = False, part: tuple[int, int] | None = None) -> str:
     """The statement copying the balances stored at positions `?` to `?` (both included)
     into `balances`. It returns (customer_no, day) rows whose earliest day per customer is
     the earliest it wrote: on SQLite every row written, on PostgreSQL that day alone (one
     row a customer instead of a write's ~190,000 crossing to Python; SQLite has no
     INSERT inside a WITH). On PostgreSQL the days recorded in the range are inserted and
-    fail on a key the view holds; `upsert_all` upserts every day instead."""
+    fail on a key the view holds; `upsert_all` upserts every day instead.
+
+    `part=(k, n)` (PostgreSQL): only the customers whose stream id's last byte is `k`
+    modulo `n`. The parts share no customer, so each keeps a day's latest event as the
+    whole would, and they can run at once on n connections (ADR 0022)."""
     topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
+    if part is not None and backend == "sqlite":
+        raise ValueError("SQLite has one writer: its copy is never run in parts")
     if backend == "sqlite":
         # Ordered by key and then position: a later event of the same day overwrites.
         # (`WHERE true`: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.)
@@ -64,6 +70,9 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
     # compares bytes, as the view's key does (`db.text`): text taken out of the JSON has
     # the database's collation, and a view made before `db.text` has it in its columns.
     # The window sorts as the DISTINCT ON does, so one sort serves both.
+    # A part is chosen before the parse: its rows' JSON alone is read.
+    among = "" if part is None else \
+        f" AND mod(get_byte(uuid_send(originator_id), 15), {int(part[1])}) = {int(part[0])}"
     key = "s.key COLLATE \"C\", e.j->'on'->>'_data_' COLLATE \"C\""
     upsert = ("ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
               "loan=excluded.loan RETURNING customer_no, day")
@@ -72,7 +81,7 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
         "replace(originator_id::text, '-', '') AS stream_id, "
         f"topic = '{_RECORDED}' AS recorded, "
         f"convert_from(state, 'UTF8')::jsonb AS j FROM {events} "
-        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics})), "
+        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics}){among}), "
         f"latest AS MATERIALIZED (SELECT DISTINCT ON ({key}) s.key AS customer_no, "
         "e.j->'on'->>'_data_' AS day, (e.j->>'deposit_fen')::bigint AS deposit, "
         "(e.j->>'loan_fen')::bigint AS loan, bool_or(e.recorded) OVER (PARTITION BY "

@@ -15,6 +15,7 @@ Reports (projections/reports) compute figures from these with the pure rules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any, ClassVar
 
@@ -55,6 +56,9 @@ class BookProjection(Projection):
         self.adopt_until = adopt_until
         # Copies that met a day the view held and upserted every day instead (ADR 0020).
         self.copies_upserted = 0
+        # Set by a rebuild for a generation only it writes and nobody reads yet: on
+        # PostgreSQL its balances' copy runs in two parts at once (ADR 0022).
+        self.copy_in_parts = False
         self.forget()
 
     # ---- tables --------------------------------------------------------------
@@ -441,7 +445,22 @@ class BookProjection(Projection):
     # ---- writing -------------------------------------------------------------
 
     def flush(self) -> None:
+        # SQLite has one writer: a second connection's part would only wait for this one.
+        # Balances folded in this write (a class past its first version) are written here
+        # uncommitted; a part apart meeting one of their keys would wait on this write,
+        # which waits on it: such a write copies in one part.
+        in_parts = self.copy_in_parts and self.db.backend == "postgres" and not self.balances
+        apart = self._copy_part_apart() if self.copied and in_parts else None
+        try:
+            self._flush(apart)
+        finally:
+            if apart is not None:  # never leave it writing behind a failed write
+                apart.settle()
+
+    def _flush(self, apart: _PartApart | None) -> None:
         t, db = self.table, self.db
+        if apart is not None:
+            apart.streams.result()  # committed there first: below they are already held
         db.insert_rows(t("streams"), ("stream_id", "kind", "key"), self.new_streams,
                        key=("stream_id",))
         db.insert_rows(t("balances"), ("customer_no", "day", "deposit", "loan"),
@@ -454,7 +473,8 @@ class BookProjection(Projection):
                        self.non_deposits, key=("position",))
         self.balances.clear()
         if self.copied:
-            self._copy_balances(*self.copied)
+            first, last = self.copied
+            self._copy_balances(first, last, apart)
             self.copied = []
         self.visits.clear()
         self.non_deposits.clear()
@@ -484,7 +504,27 @@ class BookProjection(Projection):
         self.tiers_dirty.clear()
         self.meta_dirty = False
 
-    def _copy_balances(self, first: int, last: int) -> None:
+    def _copy_part_apart(self) -> _PartApart:
+        """The second of the copy's two parts, started on a connection of its own (ADR 0022).
+        It joins `streams`, so this write's new streams are committed first, there."""
+        db, streams, new = self.db, self.table("streams"), list(self.new_streams)
+
+        def write_streams() -> None:
+            with db.transaction():
+                db.insert_rows(streams, ("stream_id", "kind", "key"), new, key=("stream_id",))
+
+        first, last = self.copied
+        return _PartApart(db, write_streams, *self._copy_statements(part=(1, 2)),
+                          (first, last))
+
+    def _copy_statements(self, part: tuple[int, int] | None = None) -> tuple[str, str]:
+        """The copy and its fallback, upserting every day (ADR 0020)."""
+        tables = (self.db.backend, self.events_table, self.table("balances"),
+                  self.table("streams"))
+        return (balances_copy(*tables, part=part),
+                balances_copy(*tables, upsert_all=True, part=part))
+
+    def _copy_balances(self, first: int, last: int, apart: _PartApart | None = None) -> None:
         """The balances stored from position `first` to `last`, read undecoded or not read
         at all, copied from the event store into the view by one statement (ADR 0016). No
         row of a balance topic in that range was folded: the range starts after what was.
@@ -492,13 +532,16 @@ class BookProjection(Projection):
         fold's KeyError would. The base windows a balance can move are marked as the fold
         marks them, checked against the chain as it stands now: a superset, and the
         recomputation reads the view, so the result is the same."""
-        tables = (self.db.backend, self.events_table, self.table("balances"),
-                  self.table("streams"))
         # PostgreSQL inserts the days recorded in the range and upserts every day should the
         # view hold one (ADR 0020); SQLite's statement upserts every day from the start.
+        # With a part apart, this connection copies the other part meanwhile (ADR 0022).
         rows, upserted = self.db.fetchall_or_else(
-            balances_copy(*tables), balances_copy(*tables, upsert_all=True), (first, last))
+            *self._copy_statements(part=None if apart is None else (0, 2)), (first, last))
         self.copies_upserted += upserted
+        if apart is not None:
+            more, upserted = apart.copy.result()
+            rows += more
+            self.copies_upserted += upserted
         earliest: dict[str, str] = {}
         for customer_no, day in rows:
             if day < earliest.get(customer_no, "~"):
@@ -548,3 +591,30 @@ class BookProjection(Projection):
 
         intervals = credit_custody_intervals(doc["book"], credit_of)
         doc["tiers"] = tier_history(doc["role"], doc["hired_on"], intervals, self.history)
+
+
+class _PartApart:
+    """One part of a write's balances copy run on a helper thread's own connection, in a
+    transaction of its own that commits before the write's (ADR 0022): first this write's
+    new streams, then the copy of its customers. Safe only where the write's generation has
+    no other writer and no reader (a rebuild's): should the write then fail, the part's
+    rows are ahead of a position nobody serves, and a copy run again over them falls back
+    to upserting the same facts (ADR 0020)."""
+
+    def __init__(self, db: ViewDatabase, write_streams: Callable[[], None], statement: str,
+                 fallback: str, params: tuple[int, int]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmbook-copy-part")
+        self.streams: Future[None] = self._pool.submit(write_streams)
+        self.copy: Future[tuple[list[Any], bool]] = self._pool.submit(
+            self._after_streams, db, statement, fallback, params)
+        self._pool.submit(db.release)  # the helper's connection closed once its part is done
+
+    def _after_streams(self, db: ViewDatabase, statement: str, fallback: str,
+                       params: tuple[int, int]) -> tuple[list[Any], bool]:
+        self.streams.result()  # the copy joins them: without them it would fail
+        return db.fetchall_or_else(statement, fallback, params)
+
+    def settle(self) -> None:
+        """Wait until the part has committed or failed (its error is the caller's to read)
+        and its thread has closed its connection and ended."""
+        self._pool.shutdown(wait=True)

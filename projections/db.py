@@ -85,6 +85,19 @@ class ViewDatabase:
             return conn
         return postgres_connection(self.settings)
 
+    def release(self) -> None:
+        """Close the calling thread's connection (a helper thread about to end), rather
+        than leave it open until another thread connects."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+            self._owners.pop(threading.current_thread(), None)
+        self._local.conn = None
+        conn.close()
+
     def close(self) -> None:
         with self._all_lock:
             for conn in self._all:

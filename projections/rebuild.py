@@ -20,7 +20,7 @@ import orjson
 
 from application.settings import schema_lock
 from domain.rulebook import parse_rulebook
-from projections.audit_apart import AuditApart, worth_apart
+from projections.audit_apart import AuditApart, cores, worth_apart
 from projections.book import BookProjection
 from projections.diff import diff_books
 from projections.registry import Generation
@@ -81,10 +81,12 @@ def start_report(projector: Projector, names: list[str], what_if: dict[str, Any]
 
 def rebuild(projector: Projector, names: list[str] | None = None, *,
             what_if: dict[str, Any] | None = None, progress: Progress | None = None,
-            report: RebuildReport | None = None, apart: bool | None = None) -> RebuildReport:
+            report: RebuildReport | None = None, apart: bool | None = None,
+            in_parts: bool | None = None) -> RebuildReport:
     """Rebuild `names` (default: all) from position zero; diff the book; switch unless what-if.
     `apart`: build the audit in a process of its own beside the book (ADR 0018); by default
-    when the rebuild is long and the machine has a second core."""
+    when the rebuild is long and the machine has a second core. `in_parts`: copy the book's
+    balances in two parts at once (ADR 0022); by default on PostgreSQL with a second core."""
     names = list(names or NAMES)
     if what_if is not None:
         parse_rulebook(what_if)  # refuse an invalid what-if before building anything
@@ -101,7 +103,9 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
         report.total = head
         if apart is None:
             apart = worth_apart(projector.bank.settings, head)
-        _rebuild(projector, names, what_if, head, report, progress, apart)
+        if in_parts is None:  # SQLite's copy stays whole anyway: it has one writer
+            in_parts = cores() >= 2
+        _rebuild(projector, names, what_if, head, report, progress, apart, in_parts)
         report.status = "finished"
     except Exception as e:
         report.status = "failed"
@@ -116,7 +120,8 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
 
 
 def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | None,
-             head: int, report: RebuildReport, progress: Progress | None, apart: bool) -> None:
+             head: int, report: RebuildReport, progress: Progress | None, apart: bool,
+             in_parts: bool) -> None:
     """Build new generations of `names` together (one read of the sequence), then switch."""
     registry = projector.registry
     olds = {name: registry.active(name) for name in names}
@@ -144,8 +149,12 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
             beside = AuditApart(projector.bank.settings, audit.generation, head,
                                 batch_size=projector.batch_size,
                                 flush_events=projector.flush_events)
-        projector.catch_up([g for g in news if beside is None or g is not audit], stop=head,
-                           progress=step)
+        _copy_in_parts(projector, news, in_parts)  # only while nobody else writes or reads
+        try:
+            projector.catch_up([g for g in news if beside is None or g is not audit],
+                               stop=head, progress=step)
+        finally:
+            _copy_in_parts(projector, news, False)
         if beside is not None and audit is not None:
             beside.wait(tick=lambda: step(head, head))
             _caught_up_elsewhere(projector, audit)
@@ -175,6 +184,15 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
             for new in news:
                 projector.drop(new)
     report.done = head
+
+
+def _copy_in_parts(projector: Projector, news: list[Generation], on: bool) -> None:
+    """A new book generation's balances copied in two parts at once (ADR 0022): safe while
+    this process alone writes it and nobody reads it, until the switch."""
+    for generation in news:
+        book = projector.instance(generation)
+        if isinstance(book, BookProjection):
+            book.copy_in_parts = on  # the book knows which databases can
 
 
 def _caught_up_elsewhere(projector: Projector, generation: Generation) -> None:

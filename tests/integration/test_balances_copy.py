@@ -81,9 +81,9 @@ def test_copied_balances_equal_folded_balances(app: BookOfBusiness,
     fallbacks: list[int] = []
     original = BookProjection._copy_balances
 
-    def spy(self: BookProjection, first: int, last: int) -> None:
+    def spy(self: BookProjection, first: int, last: int, apart: Any = None) -> None:
         copies.append((first, last))
-        original(self, first, last)
+        original(self, first, last, apart)
         fallbacks.append(self.copies_upserted)
 
     monkeypatch.setattr(BookProjection, "_copy_balances", spy)
@@ -125,11 +125,11 @@ def test_a_copy_meeting_a_day_the_view_holds_upserts_every_day(
     original = BookProjection._copy_balances
     upserted: list[int] = []
 
-    def with_a_day_held(self: BookProjection, first: int, last: int) -> None:
+    def with_a_day_held(self: BookProjection, first: int, last: int, apart: Any = None) -> None:
         if not upserted:  # the first copy: C1's first day is recorded in its range
             self.db.execute(f"INSERT INTO {self.table('balances')} VALUES (?, ?, ?, ?)",
                             ("C1", JAN1.isoformat(), 1, 1))
-        original(self, first, last)
+        original(self, first, last, apart)
         upserted.append(self.copies_upserted)
 
     folded = built(app, copy_in_database=False)

@@ -116,11 +116,11 @@ def test_check_raises_once_the_audit_process_has_failed(app: BookOfBusiness) -> 
 
 
 def test_only_a_long_rebuild_of_a_shared_store_goes_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit_apart, "_cores", lambda: 2)  # whatever this machine has
+    monkeypatch.setattr(audit_apart, "cores", lambda: 2)  # whatever this machine has
     on_file = Settings(database_url="sqlite:///bank.db")
     assert worth_apart(on_file, APART_EVENTS)
     assert not worth_apart(on_file, APART_EVENTS - 1)  # spawning would cost more
     assert not worth_apart(Settings(database_url="sqlite:///:memory:"), APART_EVENTS)
     assert worth_apart(Settings(database_url="postgresql://db/bank"), APART_EVENTS)
-    monkeypatch.setattr(audit_apart, "_cores", lambda: 1)
+    monkeypatch.setattr(audit_apart, "cores", lambda: 1)
     assert not worth_apart(on_file, APART_EVENTS)  # no second core to run on
