@@ -14,6 +14,7 @@ from application.service import BookOfBusiness
 from projections import book as book_module
 from projections.book import BookProjection
 from projections.rebuild import rebuild
+from projections.registry import Generation
 from projections.runner import Projector
 from tests.integration.test_balances_copy import built, write_history
 from tests.projection_support import active, dump, projector
@@ -33,20 +34,26 @@ def _parts_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
-def _built_in_parts(app: BookOfBusiness) -> tuple[dict[str, list[Any]], Projector]:
+def _building_in_parts(read_side: Projector) -> Generation:
+    """A new, empty book generation whose copy runs in two parts, as a rebuild sets it."""
+    fresh = read_side.registry.create("book", "building", adopt_until=None)
+    book = read_side.instance(fresh)
+    assert isinstance(book, BookProjection)
+    book.create_tables()
+    book.copy_in_parts = True
+    return fresh
+
+
+def _built_in_parts(app: BookOfBusiness) -> dict[str, list[Any]]:
     """A fresh book built in writes of 20 events with its copy in two parts."""
     with projector(app, batch_size=5, flush_events=20) as read_side:
-        fresh = read_side.registry.create("book", "building", adopt_until=None)
-        book = read_side.instance(fresh)
-        assert isinstance(book, BookProjection)
-        book.create_tables()
-        book.copy_in_parts = True
+        fresh = _building_in_parts(read_side)
         read_side.catch_up(fresh)
         tables = dump(read_side, fresh)
         # Each part's helper closed its connection as it ended: none is left open.
         assert all(thread.is_alive() for thread in read_side.db._owners)
         read_side.drop(fresh)
-    return tables, read_side
+    return tables
 
 
 def test_a_copy_in_two_parts_makes_the_book_the_fold_makes(
@@ -55,7 +62,7 @@ def test_a_copy_in_two_parts_makes_the_book_the_fold_makes(
     folded = built(app, copy_in_database=False)
     whole = built(app, copy_in_database=True)
     started = _parts_counted(monkeypatch)
-    in_parts, _ = _built_in_parts(app)
+    in_parts = _built_in_parts(app)
     assert in_parts == folded == whole
     if app.settings.backend == "postgres":
         assert len(started) > 1  # several writes, each with a part apart
@@ -97,11 +104,7 @@ def test_a_failed_part_fails_the_write_and_leaves_nothing_running(
 
     monkeypatch.setattr(BookProjection, "_copy_statements", broken_second_part)
     with projector(app, batch_size=5, flush_events=20) as read_side:
-        fresh = read_side.registry.create("book", "building", adopt_until=None)
-        book = read_side.instance(fresh)
-        assert isinstance(book, BookProjection)
-        book.create_tables()
-        book.copy_in_parts = True
+        fresh = _building_in_parts(read_side)
         with pytest.raises(Exception, match="no_such_table"):
             read_side.catch_up(fresh)
         found = read_side.registry.get("book", fresh.generation)
