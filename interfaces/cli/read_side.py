@@ -137,7 +137,8 @@ def rebuild(
 
     Run this after publishing a rulebook: the diff says which managers change tier (from → to,
     on which dates) and whose attribution moves, and by how much. A long rebuild of every
-    projection on a machine with two cores builds the audit in a second process (ADR 0018).
+    projection on a machine with two cores builds the audit in a second process (ADR 0018);
+    on PostgreSQL it also copies the book's balances in two parts at once (ADR 0022).
     """
     with projector() as p:
         what_if = None
