@@ -594,12 +594,12 @@ class BookProjection(Projection):
 
 
 class _PartApart:
-    """One part of a write's balances copy run on a helper thread's own connection, in a
-    transaction of its own that commits before the write's (ADR 0022): first this write's
+    """One part of a write's balances copy run on a helper thread's own connection, in
+    transactions of its own that commit before the write's (ADR 0022): first this write's
     new streams, then the copy of its customers. Safe only where the write's generation has
     no other writer and no reader (a rebuild's): should the write then fail, the part's
-    rows are ahead of a position nobody serves, and a copy run again over them falls back
-    to upserting the same facts (ADR 0020)."""
+    rows are ahead of a position nobody serves, and a copy run again over them would fall
+    back to upserting the same facts (ADR 0020)."""
 
     def __init__(self, db: ViewDatabase, write_streams: Callable[[], None], statement: str,
                  fallback: str, params: tuple[int, int]) -> None:

@@ -6,20 +6,49 @@ write and leaves nothing running behind it."""
 from __future__ import annotations
 
 import threading
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from application.service import BookOfBusiness
+from domain.identity import customer_id
 from projections import book as book_module
 from projections.book import BookProjection
 from projections.rebuild import rebuild
 from projections.registry import Generation
 from projections.runner import Projector
-from tests.integration.test_balances_copy import built, write_history
-from tests.projection_support import active, dump, projector
+from tests.integration.test_balances_copy import JAN1, JUL1, built, write_history
+from tests.projection_support import active, assign, balance, dump, handover, onboard, projector
 
 pytestmark = pytest.mark.integration
+
+
+def _part(customer_no: str) -> int:
+    """Which of the two parts copies this customer's balances (`balances_copy`)."""
+    return customer_id(customer_no).bytes[15] % 2
+
+
+def write_history_in_both_parts(app: BookOfBusiness) -> list[str]:
+    """`write_history`, whose customers all fall in one part, and as much again for two
+    customers of the other part: a handover among them, its base window given a backdated
+    balance later, so the bases are recomputed from rows both parts wrote."""
+    write_history(app)
+    first = {_part(no) for no in ("C1", "C2", "C3")}
+    others = [no for no in (f"P{i}" for i in range(100)) if {_part(no)} != first][:2]
+    assert len(others) == 2 and len(first) == 1
+    for no in others:
+        onboard(app, no)
+        assign(app, no, "M1")
+    for day in range(0, 180, 7):
+        for i, no in enumerate(others):
+            balance(app, no, JAN1 + timedelta(days=day), f"{400000 * (i + 1) + day}.00")
+    handover(app, others[0], "M2", JUL1)
+    for day in range(1, 16):
+        balance(app, others[1], JUL1 + timedelta(days=day), "300000.00")
+    balance(app, others[0], date(2026, 3, 3), "6000000.00")  # backdated into the base window
+    balance(app, others[1], JAN1 + timedelta(days=7), "1.00")  # a correction, months later
+    return others
 
 
 def _parts_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -58,12 +87,20 @@ def _built_in_parts(app: BookOfBusiness) -> dict[str, list[Any]]:
 
 def test_a_copy_in_two_parts_makes_the_book_the_fold_makes(
         app: BookOfBusiness, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_history(app)
+    others = write_history_in_both_parts(app)
     folded = built(app, copy_in_database=False)
     whole = built(app, copy_in_database=True)
     started = _parts_counted(monkeypatch)
     in_parts = _built_in_parts(app)
     assert in_parts == folded == whole
+    copied = {row[0] for row in in_parts["balances"]}
+    assert {_part(no) for no in copied} == {0, 1}  # each part had customers to copy
+    # A handover in each part, its base read back from the rows that part copied.
+    handed_over = {row[0]: [t for t in row[3]["chain"] if t["mode"] == "handover"]
+                   for row in in_parts["customers"]}
+    for no in ("C1", others[0]):
+        assert handed_over[no] and handed_over[no][0]["base_balance_days"] > 0
+    assert {_part("C1"), _part(others[0])} == {0, 1}
     if app.settings.backend == "postgres":
         assert len(started) > 1  # several writes, each with a part apart
     else:
@@ -72,7 +109,7 @@ def test_a_copy_in_two_parts_makes_the_book_the_fold_makes(
 
 def test_a_rebuild_copies_in_parts_while_it_builds_and_not_after(
         app: BookOfBusiness, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_history(app)
+    write_history_in_both_parts(app)
     started = _parts_counted(monkeypatch)
     with projector(app, batch_size=5, flush_events=20) as read_side:
         whole = rebuild(read_side, apart=False, in_parts=False)
