@@ -67,11 +67,17 @@ class ViewDatabase:
                 # Thread pools retire idle threads; close what finished threads left open,
                 # or a long-running server leaks a connection per retired thread.
                 for gone in [t for t in self._owners if not t.is_alive()]:
-                    stale = self._owners.pop(gone)
-                    if stale in self._all:
-                        self._all.remove(stale)
-                    stale.close()
+                    self._discard(gone)
         return conn
+
+    def _discard(self, thread: threading.Thread) -> None:
+        """Close `thread`'s connection and forget it (the caller holds `_all_lock`)."""
+        conn = self._owners.pop(thread, None)
+        if conn is None:
+            return
+        if conn in self._all:
+            self._all.remove(conn)
+        conn.close()
 
     def _connect(self) -> Any:
         env = self._env
@@ -88,15 +94,9 @@ class ViewDatabase:
     def release(self) -> None:
         """Close the calling thread's connection (a helper thread about to end), rather
         than leave it open until another thread connects."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            return
         with self._all_lock:
-            if conn in self._all:
-                self._all.remove(conn)
-            self._owners.pop(threading.current_thread(), None)
+            self._discard(threading.current_thread())
         self._local.conn = None
-        conn.close()
 
     def close(self) -> None:
         with self._all_lock:
