@@ -29,8 +29,11 @@ from typing import Any
 
 import orjson
 
+from application.settings import Settings
 from bench.child import in_child
 from bench.queries import latency
+from interfaces.http.config import HttpSettings
+from projections.audit_apart import cores
 
 CONNECTIONS = 8
 WRITE_SHARE = 0.10  # visits and balances, half each
@@ -239,6 +242,12 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 300
     raise RuntimeError("rmbook serve was not ready in time")
 
 
+def server_processes(database_url: str) -> int:
+    """How many processes `rmbook serve` starts here with its default settings (ADR 0023)."""
+    backend = Settings.from_env({"RMBOOK_DATABASE_URL": database_url}).backend
+    return HttpSettings.from_env().workers_for(backend, cores())
+
+
 def measure(database_url: str, subjects: Subjects, today: date,
             seconds: float) -> dict[str, Any]:
     with served(database_url, today) as (port, token):
@@ -247,6 +256,7 @@ def measure(database_url: str, subjects: Subjects, today: date,
     reads = {k: v for k, v in mix["by_kind"].items() if not k.endswith("_write")}
     return {
         "connections": CONNECTIONS, "seconds_each": seconds,
+        "server_processes": server_processes(database_url),
         "trivial_requests_per_s": trivial["requests_per_s"],
         "trivial_p99_ms": trivial["p99_ms"],
         "mix_requests_per_s": mix["requests_per_s"],

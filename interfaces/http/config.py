@@ -12,6 +12,7 @@ Read from the environment once, at start-up:
 | `RMBOOK_HTTP_THREADS` | threads running requests (each may hold a store and a view connection) | `16` |
 | `RMBOOK_HTTP_ON_LOOP` | `1`: short reads and writes on the event loop; `0`: threads | SQLite 1, PG 0 |
 | `RMBOOK_HTTP_READ_THREADS` | threads of the lane that runs reads of the views, when not on the loop | `2` |
+| `RMBOOK_HTTP_WORKERS` | processes of `rmbook serve` (`--workers` wins) | SQLite 1, PG cores, at most 2 |
 | `RMBOOK_MAX_BODY_BYTES` | request body limit, except the balance feed | 1 MiB |
 | `RMBOOK_MAX_IMPORT_BYTES` | request body limit of `POST /v1/balances/import` | 10 MiB |
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
+MAX_DEFAULT_WORKERS = 2
 
 
 class HttpSettingsError(ValueError):
@@ -44,6 +46,8 @@ class HttpSettings:
     on_loop: bool | None = None
     # Reads of the views queue for a lane this wide: more threads only fight over the GIL.
     read_threads: int = 2
+    # None: decided by the backend and the cores (see `workers_for`).
+    workers: int | None = None
     max_body_bytes: int = MIB
     max_import_bytes: int = 10 * MIB
     projection_poll: float = 0.2
@@ -55,15 +59,17 @@ class HttpSettings:
     idempotency_wait: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.threads < 1 or self.read_threads < 1:
-            raise HttpSettingsError("RMBOOK_HTTP_THREADS and RMBOOK_HTTP_READ_THREADS must be "
-                                    "at least 1")
+        if self.threads < 1 or self.read_threads < 1 or (self.workers is not None
+                                                             and self.workers < 1):
+            raise HttpSettingsError("RMBOOK_HTTP_THREADS, RMBOOK_HTTP_READ_THREADS and "
+                                    "RMBOOK_HTTP_WORKERS must be at least 1")
 
     @staticmethod
     def from_env(environ: Mapping[str, str] | None = None) -> HttpSettings:
         env = os.environ if environ is None else environ
         in_process = env.get("RMBOOK_PROJECT_IN_PROCESS")
         on_loop = env.get("RMBOOK_HTTP_ON_LOOP")
+        workers = env.get("RMBOOK_HTTP_WORKERS")
         try:
             return HttpSettings(
                 auth_file=Path(env["RMBOOK_AUTH_FILE"]) if env.get("RMBOOK_AUTH_FILE") else None,
@@ -73,6 +79,7 @@ class HttpSettings:
                 threads=int(env.get("RMBOOK_HTTP_THREADS", "16")),
                 on_loop=None if on_loop in (None, "") else _flag(on_loop),
                 read_threads=int(env.get("RMBOOK_HTTP_READ_THREADS", "2")),
+                workers=None if workers in (None, "") else int(workers),
                 max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
                 max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
                 reads_catch_up=_flag(env.get("RMBOOK_READS_CATCH_UP", "1")),
@@ -86,6 +93,31 @@ class HttpSettings:
         if self.project_in_process is not None:
             return self.project_in_process
         return backend == "sqlite"
+
+    def workers_for(self, backend: str, cores: int) -> int:
+        """How many server processes `rmbook serve` starts (ADR 0023).
+
+        One process answers at most one core's worth of requests: the GIL lets one thread
+        run Python at a time, and a request of the mix spends most of its time there.
+        - SQLite: one. Each process would project the store itself, and they would take
+          turns at its one write lock.
+        - PostgreSQL: one per core, at most `MAX_DEFAULT_WORKERS`. Several API processes
+          against one database is the production shape: tracking, idempotency and
+          rebuild reports are shared through the database. The cap keeps the default
+          within PostgreSQL's default `max_connections` (100): a process may hold up to
+          `connections_per_worker` (34 by default), and projection workers and the CLI
+          need some too.
+        """
+        if self.workers is not None:
+            return self.workers
+        if backend != "postgres":
+            return 1
+        return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+    def connections_per_worker(self, store_pool: int) -> int:
+        """The most PostgreSQL connections one server process may open: a view connection
+        per request thread, the lane and the event loop, plus the event store's pool."""
+        return self.threads + self.read_threads + 1 + store_pool
 
     def serves_on_loop(self, backend: str) -> bool:
         """SQLite answers in process, in microseconds: short requests run on the event

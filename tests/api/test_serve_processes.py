@@ -1,0 +1,256 @@
+"""How many processes `rmbook serve` starts (ADR 0023), and its warning when they could
+open more PostgreSQL connections than the server allows. uvicorn itself is not started:
+its `run` is replaced by one that records what it was asked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from interfaces.cli.main import app as cli
+from interfaces.http.config import MAX_DEFAULT_WORKERS, HttpSettings, HttpSettingsError
+
+PRINCIPALS = '[[principal]]\ntoken = "{token}"\nname = "ops"\nrole = "admin"\nbranches = ["*"]\n'
+
+
+def test_one_process_on_sqlite_and_one_per_core_up_to_the_cap_on_postgresql() -> None:
+    default = HttpSettings.from_env({})
+    assert [default.workers_for("sqlite", cores) for cores in (1, 2, 16)] == [1, 1, 1]
+    assert [default.workers_for("postgres", cores) for cores in (1, 2, 16)] == \
+        [1, min(2, MAX_DEFAULT_WORKERS), MAX_DEFAULT_WORKERS]
+    chosen = HttpSettings.from_env({"RMBOOK_HTTP_WORKERS": "3"})
+    assert chosen.workers_for("sqlite", 1) == 3 and chosen.workers_for("postgres", 16) == 3
+    for refused in ("0", "-1", "many"):
+        with pytest.raises(HttpSettingsError):
+            HttpSettings.from_env({"RMBOOK_HTTP_WORKERS": refused})
+
+
+def test_a_process_counts_a_view_connection_per_thread_and_the_store_pool() -> None:
+    assert HttpSettings.from_env({}).connections_per_worker(store_pool=15) == 16 + 2 + 1 + 15
+    wider = HttpSettings.from_env({"RMBOOK_HTTP_THREADS": "40"})
+    assert wider.connections_per_worker(store_pool=15) == 40 + 2 + 1 + 15
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    """One process (`uvicorn.run`) or several (`ServerProcesses.run`) recorded, not started;
+    a principals file; four cores."""
+    import uvicorn
+
+    import projections.audit_apart
+    from interfaces.cli.serve_processes import ServerProcesses
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda **kwargs: calls.append({**kwargs, "workers": 1}))
+
+    def several(self: ServerProcesses) -> int:
+        calls.append({**self.options, "workers": len(self.sockets)})
+        for sock in self.sockets:
+            sock.close()
+        return 0
+
+    monkeypatch.setattr(ServerProcesses, "run", several)
+    monkeypatch.setattr(projections.audit_apart, "cores", lambda: 4)
+    auth = tmp_path / "auth.toml"
+    auth.write_text(PRINCIPALS.format(token="t" * 32), "utf-8")
+    monkeypatch.setenv("RMBOOK_AUTH_FILE", str(auth))
+    monkeypatch.delenv("RMBOOK_HTTP_WORKERS", raising=False)
+    monkeypatch.delenv("RMBOOK_HTTP_THREADS", raising=False)
+    return calls
+
+
+def test_serve_on_sqlite_starts_one_process_unless_told(
+        started: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RMBOOK_DATABASE_URL", f"sqlite:///{tmp_path}/rmbook.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["serve", "--port", "0"]).exit_code == 0
+    assert runner.invoke(cli, ["serve", "--port", "0", "--workers", "3"]).exit_code == 0
+    monkeypatch.setenv("RMBOOK_HTTP_WORKERS", "2")
+    assert runner.invoke(cli, ["serve", "--port", "0"]).exit_code == 0
+    assert [call["workers"] for call in started] == [1, 3, 2]
+    refused = runner.invoke(cli, ["serve", "--workers", "0"])
+    assert refused.exit_code == 2 and "--workers" in refused.output
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql_starts_a_process_per_core_and_warns_past_max_connections(
+        started: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
+        postgres_database: Any) -> None:
+    if postgres_database is None:
+        from tests.conftest import POSTGRES_SKIP_REASON
+        pytest.skip(POSTGRES_SKIP_REASON)
+    monkeypatch.setenv("RMBOOK_DATABASE_URL", postgres_database.url())
+    runner = CliRunner()
+    quiet = runner.invoke(cli, ["serve", "--port", "0"])
+    assert quiet.exit_code == 0 and "max_connections" not in quiet.output
+    assert started[-1]["workers"] == min(4, MAX_DEFAULT_WORKERS)
+    # 5 processes of 200 request threads: over 1,000 connections, more than any default.
+    monkeypatch.setenv("RMBOOK_HTTP_THREADS", "200")
+    crowded = runner.invoke(cli, ["serve", "--port", "0", "--workers", "5"])
+    assert crowded.exit_code == 0 and started[-1]["workers"] == 5
+    assert "warning: 5 processes may open up to 1090 PostgreSQL connections" in crowded.output
+    assert "max_connections" in crowded.output
+
+
+# ---- the processes themselves: `rmbook serve --workers 2` on a SQLite store -----------------
+
+RMBOOK = Path(sys.executable).with_name("rmbook")
+START_SECONDS = 30.0
+
+
+def _children(pid: int) -> set[int]:
+    """The supervisor's server processes (multiprocessing's resource tracker left out)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.add(int(child))
+    return found
+
+
+def _connections_by_process(port: int, pids: set[int]) -> Counter[int]:
+    """Established connections to `port`, counted by the process that holds them."""
+    owner: dict[int, int] = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    owner[int(target[8:-1])] = pid
+    counts: Counter[int] = Counter()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], int(fields[9])
+        if local_port == port and state == "01" and inode in owner:  # 01: ESTABLISHED
+            counts[owner[inode]] += 1
+    return counts
+
+
+def _health(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """`rmbook serve --workers 2` on a fresh SQLite store, answering; stopped afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    auth = tmp_path / "auth.toml"
+    auth.write_text(PRINCIPALS.format(token="t" * 32), "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RMBOOK_")}
+    env.update(RMBOOK_DATABASE_URL=f"sqlite:///{tmp_path}/rmbook.db", RMBOOK_AUTH_FILE=str(auth))
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(RMBOOK), "serve", "--port", str(port), "--workers", "2"],
+                                  cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while len(_children(server.pid)) < 2 or not _answers(port):
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield server, port, log
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return _health(sock).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+@pytest.mark.integration
+def test_connections_opened_at_once_are_spread_over_the_processes(
+        serving: tuple[subprocess.Popen[bytes], int, Path]) -> None:
+    server, port, _ = serving
+    pids = _children(server.pid)
+    opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(32)]
+    try:
+        assert all(_health(sock).startswith(b"HTTP/1.1 200") for sock in opened)
+        by_process = _connections_by_process(port, pids)
+        # A shared socket gives a burst to whichever process wakes first; one socket each,
+        # the kernel spreads them (all 32 on one of two: odds of 1 in 2^31).
+        assert sum(by_process.values()) == 32 and set(by_process) == pids, by_process
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+@pytest.mark.integration
+def test_a_process_that_dies_is_replaced_and_the_port_keeps_answering(
+        serving: tuple[subprocess.Popen[bytes], int, Path]) -> None:
+    server, port, log = serving
+    before = _children(server.pid)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        now = _children(server.pid)
+        if len(now) == 2 and victim not in now:
+            break
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    replacement = (now - before).pop()
+    # Every connection gets an answer; some are the replacement's, on the dead one's socket.
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(16)]
+        try:
+            assert all(_health(sock).startswith(b"HTTP/1.1 200") for sock in opened)
+            if _connections_by_process(port, {replacement})[replacement] > 0:
+                break
+        finally:
+            for sock in opened:
+                sock.close()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    assert "starting another on its socket" in log.read_text()
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(20) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in now)
+
+
+@pytest.mark.integration
+def test_processes_that_cannot_start_stop_the_server(tmp_path: Path) -> None:
+    auth = tmp_path / "auth.toml"
+    auth.write_text(PRINCIPALS.format(token="t" * 32), "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RMBOOK_")}
+    # Nothing listens on port 1: each process's store fails to open as it starts.
+    env.update(RMBOOK_DATABASE_URL="postgresql://postgres@127.0.0.1:1/rmbook",
+               RMBOOK_AUTH_FILE=str(auth))
+    done = subprocess.run([str(RMBOOK), "serve", "--port", "0", "--workers", "2"], cwd=tmp_path,
+                          env=env, capture_output=True, timeout=120)
+    said = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == 1, said
+    assert "could not start" in said and "stopping the others" in said
