@@ -1,6 +1,6 @@
 """HTTP under a bounded concurrent load, from a separate process on loopback.
 
-The bench serves the loaded store with `rmbook serve` (one worker) and drives it
+The bench serves the loaded store with `rmbook serve` (its default processes) and drives it
 from a spawned client process: a fixed number of keep-alive connections, each
 sending its next request as soon as the previous answer is read (closed loop),
 for a fixed time. The same client first asks the trivial endpoint `/v1/health`
@@ -202,7 +202,8 @@ def _free_port() -> int:
 
 @contextmanager
 def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
-    """`rmbook serve` on the store (one worker), ready; yields (port, admin token)."""
+    """`rmbook serve` on the store with its default settings, every process ready; yields
+    (port, admin token)."""
     token = os.urandom(16).hex()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="rmbook-bench-http-") as folder:
@@ -217,6 +218,8 @@ def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
              "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_ready(port, server)
+            if server_processes(database_url) > 1:  # each says when it serves (ADR 0023)
+                _wait_logged(Path(folder) / "server.log", "processes serving", server)
             yield port, token
         finally:
             server.terminate()
@@ -225,6 +228,15 @@ def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
+
+
+def _wait_logged(log: Path, line: str, server: subprocess.Popen[bytes],
+                 timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text("utf-8", errors="replace"):
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"rmbook serve never said {line!r}")
+        time.sleep(0.2)
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 300.0) -> None:

@@ -17,11 +17,13 @@ nothing is switched.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import queue
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from application import gc_tuning
@@ -48,13 +50,29 @@ def worth_apart(settings: Settings, events: int) -> bool:
 
 
 def cores() -> int:
-    """The CPUs this process may run on (its affinity: a cpuset, a `taskset`), not the host's
-    count. A CPU quota (`docker --cpus=1`) is not seen: such a container gets two processes
-    on one CPU's time, no faster than one."""
+    """The CPUs this process may use: those it may run on (its affinity: a cpuset, a
+    `taskset`), not the host's count, and no more than its CPU quota (cgroup v2's
+    `cpu.max`, as `docker --cpus=1` or a Kubernetes CPU limit sets it), rounded up."""
     try:
-        return len(os.sched_getaffinity(0))
+        usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        usable = os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(usable, math.ceil(quota))) if quota is not None else usable
+
+
+def cpu_quota(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> float | None:
+    """CPUs' worth of time this cgroup may use, from `cpu.max` ("max 100000" means none)."""
+    try:
+        limit, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if limit == "max":
+        return None
+    try:
+        return int(limit) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 class AuditApart:

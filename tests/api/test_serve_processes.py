@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -166,11 +166,7 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path
                                   cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while len(_children(server.pid)) < 2 or not _answers(port):
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        _wait_for(lambda: "all 2 processes serving" in log.read_text(), server, log)
         yield server, port, log
     finally:
         if server.poll() is None:
@@ -180,6 +176,15 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
+
+
+def _wait_for(condition: Callable[[], bool], server: subprocess.Popen[bytes],
+              log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while not condition():
+        assert server.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
 
 
 def _answers(port: int) -> bool:
@@ -214,18 +219,16 @@ def test_a_process_that_dies_is_replaced_and_the_port_keeps_answering(
     before = _children(server.pid)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        now = _children(server.pid)
-        if len(now) == 2 and victim not in now:
-            break
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    _wait_for(lambda: len(_children(server.pid) - before) == 1
+              and victim not in _children(server.pid), server, log)
+    now = _children(server.pid)
     replacement = (now - before).pop()
     # Every connection gets an answer; some are the replacement's, on the dead one's socket.
     deadline = time.monotonic() + START_SECONDS
     while True:
-        opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(16)]
+        # Those queued on the dead one's socket wait for its successor to start.
+        opened = [socket.create_connection(("127.0.0.1", port), timeout=START_SECONDS)
+                  for _ in range(16)]
         try:
             assert all(_health(sock).startswith(b"HTTP/1.1 200") for sock in opened)
             if _connections_by_process(port, {replacement})[replacement] > 0:
@@ -235,7 +238,7 @@ def test_a_process_that_dies_is_replaced_and_the_port_keeps_answering(
                 sock.close()
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
-    assert "starting another on its socket" in log.read_text()
+    assert "another starts on its socket" in log.read_text()
     server.send_signal(signal.SIGTERM)
     assert server.wait(20) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in now)
@@ -252,5 +255,47 @@ def test_processes_that_cannot_start_stop_the_server(tmp_path: Path) -> None:
     done = subprocess.run([str(RMBOOK), "serve", "--port", "0", "--workers", "2"], cwd=tmp_path,
                           env=env, capture_output=True, timeout=120)
     said = done.stdout.decode() + done.stderr.decode()
-    assert done.returncode == 1, said
+    assert done.returncode == 3, said  # uvicorn's own code for a server that cannot start
     assert "could not start" in said and "stopping the others" in said
+
+
+@pytest.mark.integration
+def test_sighup_replaces_every_process_while_the_port_keeps_answering(
+        serving: tuple[subprocess.Popen[bytes], int, Path]) -> None:
+    server, port, log = serving
+    before = _children(server.pid)
+    server.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 2 * START_SECONDS
+    while True:  # asked all along: every answer a 200, whoever gives it
+        assert _answers(port), log.read_text()
+        now = _children(server.pid)
+        if len(now) == 2 and not now & before:
+            break
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    assert server.poll() is None and _answers(port)
+
+
+def test_a_port_anything_listens_on_is_refused_even_one_shared_by_reuse_port() -> None:
+    from interfaces.cli.serve_processes import listening_sockets
+
+    taken = listening_sockets("127.0.0.1", 0, 2)
+    try:
+        port = taken[0].getsockname()[1]
+        assert {sock.getsockname()[1] for sock in taken} == {port}
+        with pytest.raises(OSError, match="in use"):
+            listening_sockets("127.0.0.1", port, 2)  # a second `rmbook serve` on the port
+    finally:
+        for sock in taken:
+            sock.close()
+
+
+def test_cores_heed_a_cpu_quota(tmp_path: Path) -> None:
+    from projections.audit_apart import cpu_quota
+
+    cpu_max = tmp_path / "cpu.max"
+    for written, quota in (("max 100000\n", None), ("150000 100000\n", 1.5),
+                           ("50000 100000\n", 0.5), ("garbage\n", None)):
+        cpu_max.write_text(written)
+        assert cpu_quota(cpu_max) == quota
+    assert cpu_quota(tmp_path / "absent") is None
