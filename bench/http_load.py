@@ -201,9 +201,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
-    """`rmbook serve` on the store with its default settings, every process ready; yields
-    (port, admin token)."""
+def served(database_url: str, today: date, processes: int = 1) -> Iterator[tuple[int, str]]:
+    """`rmbook serve` on the store with its default settings, each of its `processes` ready
+    (`server_processes`); yields (port, admin token)."""
     token = os.urandom(16).hex()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="rmbook-bench-http-") as folder:
@@ -218,7 +218,7 @@ def served(database_url: str, today: date) -> Iterator[tuple[int, str]]:
              "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_ready(port, server)
-            if server_processes(database_url) > 1:  # each says when it serves (ADR 0023)
+            if processes > 1:  # each says when it serves (ADR 0023)
                 _wait_logged(Path(folder) / "server.log", "processes serving", server)
             yield port, token
         finally:
@@ -262,13 +262,14 @@ def server_processes(database_url: str) -> int:
 
 def measure(database_url: str, subjects: Subjects, today: date,
             seconds: float) -> dict[str, Any]:
-    with served(database_url, today) as (port, token):
+    processes = server_processes(database_url)
+    with served(database_url, today, processes) as (port, token):
         trivial = drive(port, token, [Request("health", "GET", "/v1/health")], seconds)
         mix = drive(port, token, plan(subjects, today, 20_000), seconds)
     reads = {k: v for k, v in mix["by_kind"].items() if not k.endswith("_write")}
     return {
         "connections": CONNECTIONS, "seconds_each": seconds,
-        "server_processes": server_processes(database_url),
+        "server_processes": processes,
         "trivial_requests_per_s": trivial["requests_per_s"],
         "trivial_p99_ms": trivial["p99_ms"],
         "mix_requests_per_s": mix["requests_per_s"],

@@ -22,8 +22,8 @@ def serve(
     workers: Annotated[int | None, typer.Option(
         help="Server processes, each with its own store connections. Default "
              "(RMBOOK_HTTP_WORKERS, else): on SQLite 1; on PostgreSQL one per core, at most 2 "
-             "(ADR 0023). A process may open up to 34 PostgreSQL connections with the default "
-             "settings: keep workers x 34 under the server's max_connections.",
+             "(ADR 0023). On PostgreSQL, serve warns at start when the processes could open "
+             "more connections than the server's max_connections.",
         show_default=False)] = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs). Principals: the TOML file named by RMBOOK_AUTH_FILE.

@@ -1,6 +1,6 @@
-"""How many processes `rmbook serve` starts (ADR 0023), and its warning when they could
-open more PostgreSQL connections than the server allows. uvicorn itself is not started:
-its `run` is replaced by one that records what it was asked."""
+"""`rmbook serve`'s processes (ADR 0023): how many it starts, its warning when they could
+open more PostgreSQL connections than the server allows (uvicorn not started: what it was
+asked is recorded), and the processes themselves: real servers on a SQLite store."""
 
 from __future__ import annotations
 
@@ -299,3 +299,13 @@ def test_cores_heed_a_cpu_quota(tmp_path: Path) -> None:
         cpu_max.write_text(written)
         assert cpu_quota(cpu_max) == quota
     assert cpu_quota(tmp_path / "absent") is None
+
+
+def test_cores_are_the_affinity_capped_by_the_quota_rounded_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import projections.audit_apart as apart
+
+    monkeypatch.setattr(apart.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    for quota, expected in ((None, 4), (0.5, 1), (1.5, 2), (8.0, 4)):
+        monkeypatch.setattr(apart, "cpu_quota", lambda quota=quota: quota)
+        assert apart.cores() == expected
