@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from application.transcoding import parse_date
 from domain.customer import BalanceOutcome, Customer
+from domain.dating import parse_date
 from domain.errors import Refusal
 from domain.money import parse_amount
 

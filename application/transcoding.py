@@ -26,12 +26,13 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from domain.dating import parse_date
+
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 _DATE_CACHE_LIMIT = 50_000  # business dates: a bank's lifetime is a few thousand
 
 Tagged = dict[str, str]
 _dates: dict[date, Tagged] = {}
-_parsed_dates: dict[str, date] = {}
 _last_instant: tuple[datetime | None, Tagged] = (None, {})
 
 
@@ -74,17 +75,6 @@ def _encode(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
     raise TranscodingNotRegisteredError(f"Object of type {type(obj)} is not serializable")
-
-
-def parse_date(text: str) -> date:
-    """`date.fromisoformat`, memoised: a store holds few distinct business dates, and
-    sharing one object per date keeps millions of balances small in memory."""
-    found = _parsed_dates.get(text)
-    if found is None:
-        if len(_parsed_dates) > _DATE_CACHE_LIMIT:
-            _parsed_dates.clear()
-        found = _parsed_dates[text] = date.fromisoformat(text)
-    return found
 
 
 _DECODERS: dict[str, Callable[[str], Any]] = {

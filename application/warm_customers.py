@@ -13,23 +13,45 @@ whatever the size of the store (ADR 0010).
 
 Correctness never rests on the cache: a change that races a save collides on
 (stream, version) in the store and the import is refused, never lost.
+
+A customer not warm is read from its latest snapshot and the events after it
+(ADR 0024): a fresh process's first night reads a few events a customer, not a
+year of balances. Where a cold customer had `SNAPSHOT_AFTER` events or more to
+fold, a snapshot of it as stored is written for the next cold reader.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
-from application.bulk_reads import moved_since, stored_at, stored_streams, stream_key
+from eventsourcing.persistence import IntegrityError, RecordConflictError
+
+from application.bulk_reads import (
+    latest_snapshots,
+    moved_since,
+    stored_at,
+    stored_streams,
+    stream_key,
+)
+from application.key_lists import chunks
 from domain import identity
 from domain.customer import Customer
+from domain.customer_snapshot import CustomerSnapshot, StaleSnapshot
+
+# Events folded on a cold load that make a new snapshot worth its write: a few kilobytes
+# of state against this many events decoded by every later cold reader.
+SNAPSHOT_AFTER = 30
 
 
 class WarmCustomers:
-    def __init__(self, recorder: Any, mapper: Any, limit: int) -> None:
+    def __init__(self, recorder: Any, mapper: Any, limit: int,
+                 snapshots: Any | None = None) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.limit = limit
+        self.snapshots = snapshots  # the snapshot store's recorder, if snapshots are kept
         self.customers: dict[str, Customer] = {}  # stream key → customer
         self.current_to = 0  # every event up to this position is reflected above
 
@@ -45,16 +67,44 @@ class WarmCustomers:
                 cold.append(stream)
             else:
                 found[no] = customer
-        for stream, stored in stored_streams(self.recorder, cold).items():
-            aggregate: Any = None
-            for stored_event in stored:
-                aggregate = self.mapper.to_domain_event(stored_event).mutate(aggregate)
-            if isinstance(aggregate, Customer):
-                self.customers[stream.hex] = aggregate
-                found[aggregate.customer_no] = aggregate
+        for customer in self._cold(cold):
+            self.customers[stream_key(customer.id)] = customer
+            found[customer.customer_no] = customer
         while len(self.customers) > self.limit:  # oldest first: dicts keep insertion order
             self.customers.pop(next(iter(self.customers)))
         return found
+
+    def _cold(self, streams: list[Any]) -> list[Customer]:
+        """Customers read from the store: each from its latest snapshot, if any, and the
+        events after it. Those that needed many events are snapshotted as read."""
+        start: dict[Any, Customer] = {}
+        if self.snapshots is not None and streams:
+            for stream, snapshot in latest_snapshots(self.snapshots, streams).items():
+                with suppress(StaleSnapshot):  # another format: folded from the first event
+                    start[stream] = self.mapper.to_domain_event(snapshot).mutate(None)
+        after = {stream: customer.version for stream, customer in start.items()}
+        loaded: list[Customer] = []
+        worth_a_snapshot: list[Customer] = []
+        for stream, stored in stored_streams(self.recorder, streams, after).items():
+            aggregate: Any = start.pop(stream, None)
+            for stored_event in stored:
+                aggregate = self.mapper.to_domain_event(stored_event).mutate(aggregate)
+            if isinstance(aggregate, Customer):
+                loaded.append(aggregate)
+                if len(stored) >= SNAPSHOT_AFTER:
+                    worth_a_snapshot.append(aggregate)
+        loaded += start.values()  # nothing stored after their snapshot
+        self._snapshot(worth_a_snapshot)
+        return loaded
+
+    def _snapshot(self, customers: list[Customer]) -> None:
+        if self.snapshots is None or not customers:
+            return
+        for chunk in chunks(customers):  # bounded statements; each its own transaction
+            # Another process may write one of these first: both describe the same state.
+            with suppress(IntegrityError, RecordConflictError):
+                self.snapshots.insert_events(
+                    [self.mapper.to_stored_event(CustomerSnapshot.take(c)) for c in chunk])
 
     def _catch_up(self) -> None:
         head = self.recorder.max_notification_id() or 0

@@ -34,7 +34,8 @@ import domain.customer
 import domain.manager
 import domain.rulebooks  # noqa: F401 - registers every explicit topic before decoding
 from application.bulk_reads import stream_key
-from application.transcoding import decode_state, parse_date
+from application.transcoding import decode_state
+from domain.dating import parse_date
 from projections.db import ViewDatabase
 
 __all__ = ["UNDECODED", "Batch", "Envelope", "RawRow", "envelope", "kind_of", "read", "read_raw", "stream",
