@@ -93,29 +93,22 @@ def stored_at(recorder: Any, positions: Sequence[int]) -> list[StoredEvent]:
     return found
 
 
-def stored_streams(recorder: Any, ids: Sequence[UUID], after: Mapping[UUID, int] | None = None
+def stored_streams(recorder: Any, ids: Sequence[UUID], after: Mapping[UUID, int]
                    ) -> dict[UUID, list[StoredEvent]]:
-    """The stored events of each stream in version order; with `after`, only those past
-    the stream's version there (what follows its snapshot)."""
+    """The stored events of each stream past its version in `after` (0 when absent: all of
+    them), in version order: what follows each stream's snapshot."""
     streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
-    if after is None:
-        for chunk in chunks(ids):
-            for row in _query(recorder, "SELECT originator_id, originator_version, topic, state "
-                              "FROM {table} WHERE originator_id IN ({ids}) "
-                              "ORDER BY originator_id, originator_version", chunk):
-                stream = _uuid(row[0])
-                streams[stream].append(StoredEvent(stream, row[1], row[2], bytes(row[3])))
-        return streams
     table = _Table(recorder)
     for chunk in chunks(ids):
         if table.postgres:
             # Each stream with its own lower bound, one index range each (LATERAL: a plain
             # join was planned as a scan of the whole table, without statistics, per chunk).
             statement = (f"SELECT s.id, e.originator_version, e.topic, e.state "
-                         "FROM unnest(%s::uuid[], %s::int[]) AS s(id, v) CROSS JOIN LATERAL "
-                         f"(SELECT originator_version, topic, state FROM {table.name} "
-                         "WHERE originator_id = s.id AND originator_version > s.v "
-                         "ORDER BY originator_version) AS e")
+                         "FROM unnest(%s::uuid[], %s::int[]) WITH ORDINALITY AS s(id, v, n) "
+                         f"CROSS JOIN LATERAL (SELECT originator_version, topic, state "
+                         f"FROM {table.name} WHERE originator_id = s.id "
+                         "AND originator_version > s.v) AS e "
+                         "ORDER BY s.n, e.originator_version")
             params: list[Any] = [list(chunk), [after.get(i, 0) for i in chunk]]
         else:
             pairs = ",".join(["(?,?)"] * len(chunk))
@@ -129,21 +122,3 @@ def stored_streams(recorder: Any, ids: Sequence[UUID], after: Mapping[UUID, int]
             stream = _uuid(row[0])
             streams[stream].append(StoredEvent(stream, row[1], row[2], bytes(row[3])))
     return streams
-
-
-def latest_snapshots(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
-    """Each stream's latest snapshot, if it has one (`recorder`: the snapshot store's)."""
-    table = _Table(recorder)
-    found: dict[UUID, StoredEvent] = {}
-    for chunk in chunks(ids):
-        if table.postgres:
-            template = ("SELECT DISTINCT ON (originator_id) originator_id, originator_version, "
-                        "topic, state FROM {table} WHERE originator_id IN ({ids}) "
-                        "ORDER BY originator_id, originator_version DESC")
-        else:  # SQLite: a bare column beside max() comes from the row holding the max
-            template = ("SELECT originator_id, max(originator_version), topic, state "
-                        "FROM {table} WHERE originator_id IN ({ids}) GROUP BY originator_id")
-        for row in _query(recorder, template, chunk):
-            stream = _uuid(row[0])
-            found[stream] = StoredEvent(stream, row[1], row[2], bytes(row[3]))
-    return found

@@ -7,6 +7,7 @@ in one transaction. A refusal raises before anything is saved.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import threading
@@ -41,7 +42,7 @@ from domain.account_number import AccountNumber
 from domain.assignment import Assignment
 from domain.custody_rules import counts_toward_cap
 from domain.customer import BalanceOutcome, Customer
-from domain.customer_snapshot import StaleSnapshot
+from domain.customer_snapshot import CustomerSnapshot, StaleSnapshot
 from domain.dating import not_before
 from domain.errors import (
     AlreadyAssigned,
@@ -103,6 +104,7 @@ class BookOfBusiness(Application[UUID]):
     name = "rmbook"
     # Customers are loaded from their latest snapshot and the events after it (ADR 0024).
     is_snapshotting_enabled = True
+    snapshot_class = CustomerSnapshot  # the library's take_snapshot: customers only
 
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -111,9 +113,9 @@ class BookOfBusiness(Application[UUID]):
         with schema_lock(self.settings):
             super().__init__(env=self.settings.eventsourcing_env())
         # The balance feed keeps its own warm customers (application/warm_customers.py).
-        assert self.snapshots is not None
-        self.warm_customers = WarmCustomers(self.recorder, self.mapper,
-                                            self.settings.feed_cache_size, self.snapshots.recorder)
+        self.warm_customers = WarmCustomers(
+            self.recorder, self.mapper, self.settings.feed_cache_size,
+            self.snapshots.recorder if self.snapshots is not None else None)
         self._feed_lock = threading.Lock()
         self._branches: dict[UUID, str] = {}
 
@@ -128,11 +130,15 @@ class BookOfBusiness(Application[UUID]):
         try:
             return self.repository.get(aggregate_id, deepcopy_from_cache=deepcopy,
                                        projector_func=mutate_in_turn)
-        except StaleSnapshot:  # written in an older format: the events alone decide
+        except StaleSnapshot:  # written in another format: the events alone decide
             folded = mutate_in_turn(None, self.events.get(aggregate_id))
             if folded is None:  # pragma: no cover - a snapshot implies events
                 raise AggregateNotFoundError(aggregate_id) from None
-            return folded
+            cache = self.repository.cache
+            if cache is None:
+                return folded
+            cache.put(aggregate_id, folded)  # as the repository caches what it folds
+            return copy.deepcopy(folded) if deepcopy else folded
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str, field: str,
              read_only: bool = False) -> A:

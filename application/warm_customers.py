@@ -26,16 +26,8 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, RecordConflictError
-
-from application.bulk_reads import (
-    latest_snapshots,
-    moved_since,
-    stored_at,
-    stored_streams,
-    stream_key,
-)
-from application.key_lists import chunks
+from application.bulk_reads import moved_since, stored_at, stored_streams, stream_key
+from application.snapshot_store import latest_snapshots, put_snapshots
 from domain import identity
 from domain.customer import Customer
 from domain.customer_snapshot import CustomerSnapshot, StaleSnapshot
@@ -98,13 +90,9 @@ class WarmCustomers:
         return loaded
 
     def _snapshot(self, customers: list[Customer]) -> None:
-        if self.snapshots is None or not customers:
-            return
-        for chunk in chunks(customers):  # bounded statements; each its own transaction
-            # Another process may write one of these first: both describe the same state.
-            with suppress(IntegrityError, RecordConflictError):
-                self.snapshots.insert_events(
-                    [self.mapper.to_stored_event(CustomerSnapshot.take(c)) for c in chunk])
+        if self.snapshots is not None and customers:
+            put_snapshots(self.snapshots, [self.mapper.to_stored_event(CustomerSnapshot.take(c))
+                                           for c in customers])
 
     def _catch_up(self) -> None:
         head = self.recorder.max_notification_id() or 0

@@ -7,6 +7,8 @@ snapshot with the events after the cut folds to the customer folded from the sta
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from contextlib import suppress
 from datetime import date, timedelta
 from typing import Any
@@ -15,11 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.transcoding import EventMapper, OrjsonTranscoder
 from domain.customer import Customer
 from domain.customer_snapshot import FORMAT, CustomerSnapshot, StaleSnapshot, encode
 from domain.errors import Refusal
 from domain.values import AccountType, ActivityStatus, Channel, Origin, Purpose, Segment, Service
 
+MAPPER = EventMapper(transcoder=OrjsonTranscoder())
 START = date(2024, 1, 1)
 TODAY = date(2025, 1, 1)
 days = st.integers(0, 365).map(lambda n: START + timedelta(days=n))
@@ -105,6 +109,32 @@ def test_a_snapshot_is_the_fold_and_the_fold_goes_on_from_it(
     restored = snapshot.mutate(None)
     assert vars(restored) == vars(upto)
     assert vars(fold(events[cut:], restored)) == vars(fold(events))
+    # And as stored: through the store's own mapper and transcoder, bytes and back.
+    stored = MAPPER.to_domain_event(MAPPER.to_stored_event(snapshot))
+    assert vars(stored.mutate(None)) == vars(upto)
+
+
+def _customer_state_source() -> str:
+    """The code a snapshot's meaning rests on: the customer's state and how events apply."""
+    parts = [inspect.getsource(Customer.__init__)]
+    for name in sorted(vars(Customer)):
+        event = getattr(Customer, name)
+        if isinstance(event, type) and "apply" in vars(event):
+            parts.append(inspect.getsource(vars(event)["apply"]))
+    return "".join(parts)
+
+
+# The snapshot format and the code it was written for. A change to Customer's state or
+# to how one of its events applies fails here: bump FORMAT (stored snapshots become stale
+# and are replaced), then pin the new digest beside it.
+PINNED = {1: "8945d314fd76d6b3"}
+
+
+def test_the_snapshot_format_is_bumped_when_the_customer_changes() -> None:
+    digest = hashlib.sha256(_customer_state_source().encode()).hexdigest()[:16]
+    assert PINNED.get(FORMAT) == digest, (
+        "Customer's state or an event's apply changed: bump domain/customer_snapshot.FORMAT "
+        f"and pin {{{FORMAT + 1}: '{digest}'}} (or, if snapshots mean the same, the digest)")
 
 
 def test_a_snapshot_of_another_format_is_stale() -> None:
