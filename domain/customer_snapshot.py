@@ -26,7 +26,7 @@ from domain.customer import Account, CreditLine, Customer, Visit
 from domain.dating import parse_date
 from domain.values import AccountType, ActivityStatus, Channel, Origin, Purpose, Segment, Service
 
-FORMAT = 1  # bump on any change to what `encode` writes or to Customer's state
+FORMAT = 1  # bump when `encode`, Customer's state or how its events apply changes (tested)
 
 
 class StaleSnapshot(Exception):
