@@ -4,7 +4,9 @@
 
 Prints a markdown table per result — each target, the measured figure, met or
 not and by how much — plus the growth check (bank against small, per backend)
-for docs/performance.md. Nothing here measures: it reads the JSON.
+for docs/performance.md. With `--runs`, one line per run instead, oldest first:
+its baselines, which show how fast the VM ran that day, beside its ratios.
+Nothing here measures: it reads the JSON.
 """
 
 from __future__ import annotations
@@ -126,11 +128,48 @@ def growth(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _get(result: Result, part: str, key: str) -> Any:
+    return (result.get(part) or {}).get(key)
+
+
+def _cell(value: Any, form: str = ",") -> str:
+    return "—" if value is None else format(value, form)
+
+
+def runs(results: list[Result]) -> str:
+    """Every run, oldest first: the baselines (the VM's pace) beside the ratios they set.
+
+    Two runs of the same code can differ by half in absolute rates on this shared VM; the
+    baselines say which runs were made on a fast or slow day, so a ratio that moved can be
+    told from a VM that did."""
+    lines = ["| date (UTC) | commit | backend, scale | bare insert/s | plain app/s | "
+             "read + decode/s | trivial req/s | ingest / bare | rebuild / read + decode | "
+             "HTTP mix p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: r["date"]):
+        when = r["date"][:16].replace("T", " ")
+        lines.append(
+            f"| {when} | {r.get('commit') or '—'} | {r['backend']}, {r['scale']} | "
+            f"{_cell(_get(r, 'ingest', 'raw_insert_per_s'))} | "
+            f"{_cell(_get(r, 'ingest', 'library_default_per_s'))} | "
+            f"{_cell(_get(r, 'rebuild', 'raw_read_decode_per_s'))} | "
+            f"{_cell(_get(r, 'http', 'trivial_requests_per_s'))} | "
+            f"{_cell(_get(r, 'ingest', 'ratio_to_raw_insert'), 'g')} | "
+            f"{_cell(_get(r, 'rebuild', 'ratio_to_raw_read_decode'), 'g')} | "
+            f"{_cell(_get(r, 'http', 'p99_ms'), 'g')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", type=Path, help="bench result JSON files")
+    parser.add_argument("--runs", action="store_true",
+                        help="one line per run, oldest first: its baselines and ratios")
     args = parser.parse_args()
     results = [orjson.loads(p.read_bytes()) for p in args.results]
+    if args.runs:
+        print(runs(results))
+        return
     for result in results:
         print(table(result), end="\n\n")
     if sum(1 for r in results if r["scale"] == "bank") > 1:

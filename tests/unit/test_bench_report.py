@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import combined, growth, table
+from bench.report import combined, growth, runs, table
 
 
 def result(backend: str, scale: str, *, ingest: float = 1000.0, raw_ratio: float = 0.5,
@@ -51,3 +51,17 @@ def test_growth_compares_bank_with_small_per_backend() -> None:
     assert "| sqlite | ingest events/s | 1,000 | 850 | 0.85 | met |" in rows
     assert "| sqlite | rebuild events/s | 2,000 | 1,700 | 0.85 | met |" in rows
     assert not any("postgres" in row for row in rows)  # no small run to compare with
+
+
+def test_runs_are_listed_oldest_first_with_their_baselines() -> None:
+    late = {**result("sqlite", "bank", ingest=1000), "date": "2026-12-06T18:05:00+00:00",
+            "commit": "abc1234"}
+    early = {**result("postgres", "small", ingest=20,
+                      http={"trivial_requests_per_s": 4123.9, "p99_ms": 63.44}),
+             "date": "2026-12-02T07:23:41+00:00", "commit": None}
+    rows = runs([late, early]).splitlines()[2:]
+    assert rows == [
+        "| 2026-12-02 07:23 | — | postgres, small | 80 | — | 200 | 4,123.9 | 0.5 | 0.3 "
+        "| 63.44 |",
+        "| 2026-12-06 18:05 | abc1234 | sqlite, bank | 4,000 | — | 10,000 | — | 0.5 | 0.3 | — |",
+    ]
