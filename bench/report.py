@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,12 @@ def _cell(value: Any, form: str = ",") -> str:
     return "—" if value is None else format(value, form)
 
 
+def _when(result: Result) -> datetime:
+    """The run's start in UTC (runs record an offset; one without is taken as UTC)."""
+    found = datetime.fromisoformat(result["date"])
+    return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
+
+
 def runs(results: list[Result]) -> str:
     """Every run, oldest first: the baselines (the VM's pace) beside the ratios they set.
 
@@ -146,8 +153,8 @@ def runs(results: list[Result]) -> str:
              "read + decode/s | trivial req/s | ingest / bare | rebuild / read + decode | "
              "HTTP mix p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(results, key=lambda r: r["date"]):
-        when = r["date"][:16].replace("T", " ")
+    for r in sorted(results, key=_when):
+        when = _when(r).strftime("%Y-%m-%d %H:%M")
         lines.append(
             f"| {when} | {r.get('commit') or '—'} | {r['backend']}, {r['scale']} | "
             f"{_cell(_get(r, 'ingest', 'raw_insert_per_s'))} | "

@@ -58,10 +58,12 @@ def test_runs_are_listed_oldest_first_with_their_baselines() -> None:
             "commit": "abc1234"}
     early = {**result("postgres", "small", ingest=20,
                       http={"trivial_requests_per_s": 4123.9, "p99_ms": 63.44}),
-             "date": "2026-12-02T07:23:41+00:00", "commit": None}
-    rows = runs([late, early]).splitlines()[2:]
+             "date": "2026-12-06T19:23:41+02:00", "commit": None}  # 17:23 UTC
+    early["ingest"]["library_default_per_s"] = 3
+    header, separator, *rows = runs([late, early]).splitlines()
     assert rows == [
-        "| 2026-12-02 07:23 | — | postgres, small | 80 | — | 200 | 4,123.9 | 0.5 | 0.3 "
+        "| 2026-12-06 17:23 | — | postgres, small | 80 | 3 | 200 | 4,123.9 | 0.5 | 0.3 "
         "| 63.44 |",
         "| 2026-12-06 18:05 | abc1234 | sqlite, bank | 4,000 | — | 10,000 | — | 0.5 | 0.3 | — |",
     ]
+    assert all(line.count("|") == header.count("|") for line in (separator, *rows))
