@@ -18,10 +18,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -201,9 +202,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str, today: date, processes: int = 1) -> Iterator[tuple[int, str]]:
+def served(database_url: str, today: date, processes: int = 1
+           ) -> Iterator[tuple[int, str, int]]:
     """`rmbook serve` on the store with its default settings, each of its `processes` ready
-    (`server_processes`); yields (port, admin token)."""
+    (`server_processes`); yields (port, admin token, the server's pid)."""
     token = os.urandom(16).hex()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="rmbook-bench-http-") as folder:
@@ -220,7 +222,7 @@ def served(database_url: str, today: date, processes: int = 1) -> Iterator[tuple
             _wait_ready(port, server)
             if processes > 1:  # each says when it serves (ADR 0023)
                 _wait_logged(Path(folder) / "server.log", "processes serving", server)
-            yield port, token
+            yield port, token, server.pid
         finally:
             server.terminate()
             try:
@@ -254,6 +256,93 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 300
     raise RuntimeError("rmbook serve was not ready in time")
 
 
+# ---- how the connections are split between the server's processes -------------------------
+
+def _family_tree(root: int, proc: Path) -> set[int]:
+    """`root` and every process descended from it, from each process's parent in /proc."""
+    parents: dict[int, int] = {}
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after it
+            fields = stat.read_text().rpartition(")")[2].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not a process
+    tree, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return tree
+
+
+def _established_inodes(port: int, proc: Path) -> set[int]:
+    """Socket inodes of the connections established to local `port` (IPv4 and IPv6)."""
+    found: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "ADDR:PORT" in hex, state 01 = ESTABLISHED, inode the 10th field
+            if len(fields) > 9 and fields[3] == "01" and int(fields[1].rpartition(":")[2], 16) == port:
+                found.add(int(fields[9]))
+    return found
+
+
+def connections_by_process(port: int, root: int, proc: Path = Path("/proc")) -> list[int] | None:
+    """How many connections to `port` each process of `root`'s tree holds, most first (the
+    kernel's split of a client's connections between the server's processes, which moves the
+    tail: docs/performance.md, HTTP). None where /proc cannot tell (not Linux)."""
+    if not (proc / "net" / "tcp").exists():
+        return None
+    inodes = _established_inodes(port, proc)
+    counts = []
+    for pid in _family_tree(root, proc):
+        held = 0
+        try:
+            for fd in (proc / str(pid) / "fd").iterdir():
+                with suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and int(link[8:-1]) in inodes:
+                        held += 1
+        except OSError:
+            continue  # gone, or not ours to look into
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+class _Split:
+    found: list[int] | None = None
+
+
+@contextmanager
+def watching_split(port: int, root: int, every: float = 0.5) -> Iterator[_Split]:
+    """The split of the connections to `port` between `root`'s processes, looked at every
+    `every` seconds while the block runs. It keeps the last look that saw the most
+    connections: the measured phase's, whose connections stay open to its end (the warm-up
+    before it opens its own, which the kernel places anew)."""
+    split, done = _Split(), threading.Event()
+
+    def look() -> None:
+        most = 0
+        while not done.wait(every):
+            seen = connections_by_process(port, root)
+            if seen is not None and sum(seen) >= most:
+                most, split.found = sum(seen), seen
+
+    looker = threading.Thread(target=look, name="rmbook-bench-split", daemon=True)
+    looker.start()
+    try:
+        yield split
+    finally:
+        done.set()
+        looker.join()
+
+
 def server_processes(database_url: str) -> int:
     """How many processes `rmbook serve` starts here with its default settings (ADR 0023)."""
     backend = Settings.from_env({"RMBOOK_DATABASE_URL": database_url}).backend
@@ -263,13 +352,15 @@ def server_processes(database_url: str) -> int:
 def measure(database_url: str, subjects: Subjects, today: date,
             seconds: float) -> dict[str, Any]:
     processes = server_processes(database_url)
-    with served(database_url, today, processes) as (port, token):
+    with served(database_url, today, processes) as (port, token, pid):
         trivial = drive(port, token, [Request("health", "GET", "/v1/health")], seconds)
-        mix = drive(port, token, plan(subjects, today, 20_000), seconds)
+        with watching_split(port, pid) as split:
+            mix = drive(port, token, plan(subjects, today, 20_000), seconds)
     reads = {k: v for k, v in mix["by_kind"].items() if not k.endswith("_write")}
     return {
         "connections": CONNECTIONS, "seconds_each": seconds,
         "server_processes": processes,
+        "connections_by_process": split.found,
         "trivial_requests_per_s": trivial["requests_per_s"],
         "trivial_p99_ms": trivial["p99_ms"],
         "mix_requests_per_s": mix["requests_per_s"],

@@ -20,7 +20,8 @@ FIELDS = {
                 "peak_rss_children_mib",
                 "first_projection_events_per_s", "first_projection_ratio",
                 "first_projection_peak_rss_mib", "series"},
-    "http": {"connections", "server_processes", "seconds_each", "trivial_requests_per_s",
+    "http": {"connections", "server_processes", "connections_by_process", "seconds_each",
+             "trivial_requests_per_s",
              "trivial_p99_ms", "mix_requests_per_s", "ratio_to_trivial", "p50_ms", "p99_ms", "errors",
              "statuses", "failures", "by_kind", "read_p99_ms", "samples_ms"},
 }
@@ -55,6 +56,7 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
         assert set(figures) == {"n", "p50_ms", "p99_ms"}
     http = data["http"]
     assert http["server_processes"] == 1  # SQLite: one process, whatever the cores (ADR 0023)
+    assert http["connections_by_process"] == [http["connections"]]  # that process holds all
     assert set(http["by_kind"]) == HTTP_KINDS
     assert sum(http["statuses"].values()) == sum(k["n"] for k in http["by_kind"].values())
     for name in ("ingest", "rebuild", "queries", "http"):
