@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -292,27 +293,33 @@ def _established_inodes(port: int, proc: Path) -> set[int]:
     return found
 
 
+def connections_held(port: int, pids: set[int], proc: Path = Path("/proc")) -> Counter[int]:
+    """Connections established to local `port`, counted by which of `pids` holds them."""
+    inodes = _established_inodes(port, proc)
+    held: Counter[int] = Counter()
+    for pid in pids:
+        try:
+            for fd in (proc / str(pid) / "fd").iterdir():
+                with suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and int(link[8:-1]) in inodes:
+                        held[pid] += 1
+        except OSError:
+            continue  # gone, or not ours to look into
+    return held
+
+
+def _split(port: int, pids: set[int], proc: Path) -> list[int]:
+    return sorted(connections_held(port, pids, proc).values(), reverse=True)
+
+
 def connections_by_process(port: int, root: int, proc: Path = Path("/proc")) -> list[int] | None:
     """How many connections to `port` each process of `root`'s tree holds, most first (the
     kernel's split of a client's connections between the server's processes, which moves the
     tail: docs/performance.md, HTTP). None where /proc cannot tell (not Linux)."""
     if not (proc / "net" / "tcp").exists():
         return None
-    inodes = _established_inodes(port, proc)
-    counts = []
-    for pid in _family_tree(root, proc):
-        held = 0
-        try:
-            for fd in (proc / str(pid) / "fd").iterdir():
-                with suppress(OSError):
-                    link = os.readlink(fd)
-                    if link.startswith("socket:[") and int(link[8:-1]) in inodes:
-                        held += 1
-        except OSError:
-            continue  # gone, or not ours to look into
-        if held:
-            counts.append(held)
-    return sorted(counts, reverse=True)
+    return _split(port, _family_tree(root, proc), proc)
 
 
 class _Split:
@@ -320,19 +327,21 @@ class _Split:
 
 
 @contextmanager
-def watching_split(port: int, root: int, every: float = 0.5) -> Iterator[_Split]:
+def watching_split(port: int, root: int, every: float = 0.5,
+                   proc: Path = Path("/proc")) -> Iterator[_Split]:
     """The split of the connections to `port` between `root`'s processes, looked at every
     `every` seconds while the block runs. It keeps the last look that saw the most
     connections: the measured phase's, whose connections stay open to its end (the warm-up
-    before it opens its own, which the kernel places anew)."""
+    before it opens its own, which the kernel places anew). The processes are found once,
+    before the block: they all serve by then, and a look costs the measured server less."""
     split, done = _Split(), threading.Event()
+    pids = _family_tree(root, proc) if (proc / "net" / "tcp").exists() else None
 
     def look() -> None:
-        most = 0
-        while not done.wait(every):
-            seen = connections_by_process(port, root)
-            if seen is not None and sum(seen) >= most:
-                most, split.found = sum(seen), seen
+        while pids is not None and not done.wait(every):
+            seen = _split(port, pids, proc)
+            if sum(seen) >= sum(split.found or ()):
+                split.found = seen
 
     looker = threading.Thread(target=look, name="rmbook-bench-split", daemon=True)
     looker.start()

@@ -10,15 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from bench.http_load import connections_held
 from interfaces.cli.main import app as cli
 from interfaces.http.config import MAX_DEFAULT_WORKERS, HttpSettings, HttpSettingsError
 
@@ -121,24 +120,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _connections_by_process(port: int, pids: set[int]) -> Counter[int]:
-    """Established connections to `port`, counted by the process that holds them."""
-    owner: dict[int, int] = {}
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    owner[int(target[8:-1])] = pid
-    counts: Counter[int] = Counter()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], int(fields[9])
-        if local_port == port and state == "01" and inode in owner:  # 01: ESTABLISHED
-            counts[owner[inode]] += 1
-    return counts
-
-
 def _health(sock: socket.socket) -> bytes:
     sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = b""
@@ -203,7 +184,7 @@ def test_connections_opened_at_once_are_spread_over_the_processes(
     opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(32)]
     try:
         assert all(_health(sock).startswith(b"HTTP/1.1 200") for sock in opened)
-        by_process = _connections_by_process(port, pids)
+        by_process = connections_held(port, pids)
         # A shared socket gives a burst to whichever process wakes first; one socket each,
         # the kernel spreads them (all 32 on one of two: odds of 1 in 2^31).
         assert sum(by_process.values()) == 32 and set(by_process) == pids, by_process
@@ -231,7 +212,7 @@ def test_a_process_that_dies_is_replaced_and_the_port_keeps_answering(
                   for _ in range(16)]
         try:
             assert all(_health(sock).startswith(b"HTTP/1.1 200") for sock in opened)
-            if _connections_by_process(port, {replacement})[replacement] > 0:
+            if connections_held(port, {replacement})[replacement] > 0:
                 break
         finally:
             for sock in opened:
