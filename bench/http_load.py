@@ -100,11 +100,12 @@ def plan(subjects: Subjects, today: date, count: int, seed: int = 7) -> list[Req
 
 # ---- the client (runs in its own process) ------------------------------------------------
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """The status, the body, and whether the server closes the connection after it."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length, chunked = 0, False
+    length, chunked, closes = 0, False, False
     for line in lines[1:]:
         name, _, value = line.partition(":")
         name = name.strip().lower()
@@ -112,6 +113,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
             length = int(value)
         elif name == "transfer-encoding" and "chunked" in value:
             chunked = True
+        elif name == "connection" and "close" in value.lower():
+            closes = True
     body = b""
     if chunked:
         while True:
@@ -121,13 +124,22 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
                 break
     elif length:
         body = await reader.readexactly(length)
-    return status, body
+    return status, body, closes
+
+
+async def _open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
 
 
 async def _connection(port: int, token: str, requests: Iterator[Request], until: float,
-                      record: list[tuple[str, float, int]], failures: list[str]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                      record: list[tuple[str, float, int]], failures: list[str],
+                      reconnections: list[int]) -> None:
+    """One keep-alive connection's closed loop. Where the server answers `Connection: close`
+    (ADR 0025) it reconnects, as HTTP clients do, within the next request's time."""
+    reader, writer = await _open(port)
+    open_ = True
     try:
         while time.perf_counter() < until:
             request = next(requests)
@@ -137,17 +149,24 @@ async def _connection(port: int, token: str, requests: Iterator[Request], until:
                 head += (f"Content-Type: application/json\r\n"
                          f"Content-Length: {len(request.body)}\r\n")
             began = time.perf_counter()
+            if not open_:
+                reader, writer = await _open(port)
+                open_ = True
+                reconnections.append(1)
             writer.write(head.encode() + b"\r\n" + (request.body or b""))
-            status, body = await _read_response(reader)
+            status, body, closes = await _read_response(reader)
             record.append((request.kind, time.perf_counter() - began, status))
             if status >= 400 and len(failures) < 20:  # what went wrong, for the report
                 failures.append(f"{status} {request.method} {request.path}: {body[:200]!r}")
+            if closes:
+                writer.close()
+                open_ = False
     finally:
         writer.close()
 
 
-async def _drive(port: int, token: str, requests: list[Request], seconds: float,
-                 warmup: float) -> tuple[list[tuple[str, float, int]], float, list[str]]:
+async def _drive(port: int, token: str, requests: list[Request], seconds: float, warmup: float
+                 ) -> tuple[list[tuple[str, float, int]], float, list[str], int]:
     def cycle() -> Iterator[Request]:
         while True:
             yield from requests
@@ -156,13 +175,14 @@ async def _drive(port: int, token: str, requests: list[Request], seconds: float,
     ignored: list[tuple[str, float, int]] = []
     warm_until = time.perf_counter() + warmup
     failures: list[str] = []
-    await asyncio.gather(*(_connection(port, token, shared, warm_until, ignored, failures)
+    await asyncio.gather(*(_connection(port, token, shared, warm_until, ignored, failures, [])
                            for _ in range(CONNECTIONS)))
     record: list[tuple[str, float, int]] = []
+    reconnections: list[int] = []
     began = time.perf_counter()
-    await asyncio.gather(*(_connection(port, token, shared, began + seconds, record, failures)
-                           for _ in range(CONNECTIONS)))
-    return record, time.perf_counter() - began, failures
+    await asyncio.gather(*(_connection(port, token, shared, began + seconds, record, failures,
+                                       reconnections) for _ in range(CONNECTIONS)))
+    return record, time.perf_counter() - began, failures, len(reconnections)
 
 
 def _client(port: int, token: str, requests: list[Request], seconds: float, warmup: float,
@@ -173,8 +193,8 @@ def _client(port: int, token: str, requests: list[Request], seconds: float, warm
 def drive(port: int, token: str, requests: list[Request], seconds: float,
           warmup: float = 2.0) -> dict[str, Any]:
     """Run the load from a spawned process; requests/s, latencies and errors."""
-    record, elapsed, failures = in_child(_client, (port, token, requests, seconds, warmup),
-                                         "the load client")
+    record, elapsed, failures, reconnections = in_child(
+        _client, (port, token, requests, seconds, warmup), "the load client")
     statuses: dict[str, int] = {}
     for _kind, _taken, status in record:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -188,6 +208,7 @@ def drive(port: int, token: str, requests: list[Request], seconds: float,
         "errors": sum(1 for _, _, status in record if status >= 400),
         "statuses": statuses,
         "failures": failures,
+        "reconnections": reconnections,
         "by_kind": {kind: latency(taken) for kind, taken in sorted(by_kind.items())},
         "samples_ms": [round(t * 1000, 3) for _, t, _ in record[:: max(1, len(record) // 2000)]],
     }
@@ -277,9 +298,10 @@ def _family_tree(root: int, proc: Path) -> set[int]:
     return tree
 
 
-def _established_inodes(port: int, proc: Path) -> set[int]:
-    """Socket inodes of the connections established to local `port` (IPv4 and IPv6)."""
-    found: set[int] = set()
+def _established(port: int, proc: Path) -> dict[int, int]:
+    """The connections established to local `port` (IPv4 and IPv6): each one's socket inode
+    and the remote end's port."""
+    found: dict[int, int] = {}
     for table in ("tcp", "tcp6"):
         try:
             lines = (proc / "net" / table).read_text().splitlines()[1:]
@@ -287,26 +309,32 @@ def _established_inodes(port: int, proc: Path) -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            # local address "ADDR:PORT" in hex, state 01 = ESTABLISHED, inode the 10th field
+            # addresses "ADDR:PORT" in hex, state 01 = ESTABLISHED, inode the 10th field
             if len(fields) > 9 and fields[3] == "01" and int(fields[1].rpartition(":")[2], 16) == port:
-                found.add(int(fields[9]))
+                found[int(fields[9])] = int(fields[2].rpartition(":")[2], 16)
     return found
 
 
-def connections_held(port: int, pids: set[int], proc: Path = Path("/proc")) -> Counter[int]:
-    """Connections established to local `port`, counted by which of `pids` holds them."""
-    inodes = _established_inodes(port, proc)
-    held: Counter[int] = Counter()
+def holders(port: int, pids: set[int], proc: Path = Path("/proc")) -> dict[int, int]:
+    """Connections established to local `port` held by one of `pids`: the remote end's port
+    (the client's) and the pid holding the connection."""
+    established = _established(port, proc)
+    held: dict[int, int] = {}
     for pid in pids:
         try:
             for fd in (proc / str(pid) / "fd").iterdir():
                 with suppress(OSError):
                     link = os.readlink(fd)
-                    if link.startswith("socket:[") and int(link[8:-1]) in inodes:
-                        held[pid] += 1
+                    if link.startswith("socket:[") and int(link[8:-1]) in established:
+                        held[established[int(link[8:-1])]] = pid
         except OSError:
             continue  # gone, or not ours to look into
     return held
+
+
+def connections_held(port: int, pids: set[int], proc: Path = Path("/proc")) -> Counter[int]:
+    """Connections established to local `port`, counted by which of `pids` holds them."""
+    return Counter(holders(port, pids, proc).values())
 
 
 def _split(port: int, pids: set[int], proc: Path) -> list[int]:
@@ -370,6 +398,10 @@ def measure(database_url: str, subjects: Subjects, today: date,
         "connections": CONNECTIONS, "seconds_each": seconds,
         "server_processes": processes,
         "connections_by_process": split.found,
+        # Connections the server closed to even out its processes' shares (ADR 0025), each
+        # reopened within the next request's time.
+        "trivial_reconnections": trivial["reconnections"],
+        "reconnections": mix["reconnections"],
         "trivial_requests_per_s": trivial["requests_per_s"],
         "trivial_p99_ms": trivial["p99_ms"],
         "mix_requests_per_s": mix["requests_per_s"],

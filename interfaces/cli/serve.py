@@ -34,6 +34,9 @@ def serve(
 
     Several processes each accept on a socket of their own on the same port (SO_REUSEPORT),
     so the kernel spreads connections across them; one that dies is replaced (ADR 0023).
+    One holding more than its share of the open connections answers a request with
+    `Connection: close`, and the client's next connection is placed anew (ADR 0025;
+    RMBOOK_HTTP_SPREAD_CONNECTIONS=0 leaves the kernel's split alone).
     """
     import uvicorn  # the API's imports are paid only by `serve`, not by every command
 
@@ -72,7 +75,7 @@ def serve(
     except OSError as e:
         _fail(f"cannot listen on {host}:{port}: {e}", 1)
         return
-    raise typer.Exit(ServerProcesses(sockets, options).run())
+    raise typer.Exit(ServerProcesses(sockets, options, spread=http.spread_connections).run())
 
 
 def _store_pool(settings: Settings) -> int:

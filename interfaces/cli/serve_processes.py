@@ -15,7 +15,9 @@ open and a server process on each:
   all stop: every successor would fail the same way;
 - SIGHUP replaces them one at a time, each successor serving before its predecessor
   stops; SIGINT and SIGTERM stop them all, each finishing what it is answering;
-- a server process whose supervisor dies stops too (Linux), so none is left unwatched.
+- a server process whose supervisor dies stops too (Linux), so none is left unwatched;
+- a process holding more than its share of the open connections asks a client to
+  reconnect, and the kernel places the new connection anew (ADR 0025).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from multiprocessing.connection import wait as wait_for_any
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from typing import Any
+
+from interfaces.cli.connection_share import ConnectionShare, spreading
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start (uvicorn.config)
 GRACEFUL_SECONDS = 20  # a stopping process finishes its requests for this long (uvicorn)…
@@ -83,13 +87,20 @@ def address_of(sock: socket.socket) -> str:
 
 
 def serve_one(sock: socket.socket, options: dict[str, Any], ready: Event,
-              supervisor: int) -> None:
-    """A server process: uvicorn on the socket it was given; `ready` once it serves."""
+              supervisor: int, counts: Any = None, me: int = 0) -> None:
+    """A server process: uvicorn on the socket it was given; `ready` once it serves. With
+    `counts` (the processes' shared connection counts) it keeps its share of the
+    connections even, telling its own count at index `me` (ADR 0025)."""
     import uvicorn
 
     _stop_with(supervisor)
     config = uvicorn.Config(**options, workers=1, timeout_graceful_shutdown=GRACEFUL_SECONDS)
     server = uvicorn.Server(config)
+    share = None
+    if counts is not None:
+        config.load()  # the app, so that it can be wrapped; serve() then loads nothing
+        share = ConnectionShare(counts, me, lambda: len(server.server_state.connections))
+        config.loaded_app = spreading(config.loaded_app, share)
 
     async def serve() -> None:
         async def tell_when_ready() -> None:
@@ -97,11 +108,14 @@ def serve_one(sock: socket.socket, options: dict[str, Any], ready: Event,
                 await asyncio.sleep(0.05)
             ready.set()
 
-        telling = asyncio.ensure_future(tell_when_ready())
+        telling = [asyncio.ensure_future(tell_when_ready())]
+        if share is not None:
+            telling.append(asyncio.ensure_future(share.keep_telling()))
         try:
             await server.serve(sockets=[sock])
         finally:
-            telling.cancel()
+            for task in telling:
+                task.cancel()
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(serve())
@@ -137,13 +151,16 @@ class ServerProcesses:
 
     def __init__(self, sockets: list[socket.socket], options: dict[str, Any],
                  target: Callable[..., None] = serve_one,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, spread: bool = True) -> None:
         self.slots = [_Slot(sock) for sock in sockets]
         self.options = options
         self.target = target
         self.say = say or (lambda line: print(f"rmbook serve: {line}", file=sys.stderr,
                                               flush=True))
         self._context = multiprocessing.get_context("spawn")  # no forked database connections
+        # How many connections each slot's process holds, told by the processes themselves
+        # (ADR 0025); a successor takes its predecessor's place. None: the kernel's split stays.
+        self.counts = self._context.Array("i", len(sockets), lock=False) if spread else None
         self._signals: list[int] = []  # set by the handlers; acted on by the loop
 
     @property
@@ -183,7 +200,8 @@ class ServerProcesses:
     def _start(self, slot: _Slot) -> BaseProcess:
         ready = self._context.Event()
         process = self._context.Process(target=self.target, name="rmbook-serve",
-                                        args=(slot.sock, self.options, ready, os.getpid()))
+                                        args=(slot.sock, self.options, ready, os.getpid(),
+                                              self.counts, self.slots.index(slot)))
         process.start()
         slot.process, slot.ready, slot.started_at = process, ready, time.monotonic()
         return process

@@ -13,6 +13,7 @@ Read from the environment once, at start-up:
 | `RMBOOK_HTTP_ON_LOOP` | `1`: short reads and writes on the event loop; `0`: threads | SQLite 1, PG 0 |
 | `RMBOOK_HTTP_READ_THREADS` | threads of the lane that runs reads of the views, when not on the loop | `2` |
 | `RMBOOK_HTTP_WORKERS` | processes of `rmbook serve` (`--workers` wins) | SQLite 1, PG cores, at most 2 |
+| `RMBOOK_HTTP_SPREAD_CONNECTIONS` | `1`: a process over its share of connections closes one | `1` |
 | `RMBOOK_MAX_BODY_BYTES` | request body limit, except the balance feed | 1 MiB |
 | `RMBOOK_MAX_IMPORT_BYTES` | request body limit of `POST /v1/balances/import` | 10 MiB |
 """
@@ -48,6 +49,8 @@ class HttpSettings:
     read_threads: int = 2
     # None: decided by the backend and the cores (see `workers_for`).
     workers: int | None = None
+    # Several processes keep their shares of the open connections even (ADR 0025).
+    spread_connections: bool = True
     max_body_bytes: int = MIB
     max_import_bytes: int = 10 * MIB
     projection_poll: float = 0.2
@@ -80,6 +83,7 @@ class HttpSettings:
                 on_loop=None if on_loop in (None, "") else _flag(on_loop),
                 read_threads=int(env.get("RMBOOK_HTTP_READ_THREADS", "2")),
                 workers=None if workers in (None, "") else int(workers),
+                spread_connections=_flag(env.get("RMBOOK_HTTP_SPREAD_CONNECTIONS", "1")),
                 max_body_bytes=int(env.get("RMBOOK_MAX_BODY_BYTES", str(MIB))),
                 max_import_bytes=int(env.get("RMBOOK_MAX_IMPORT_BYTES", str(10 * MIB))),
                 reads_catch_up=_flag(env.get("RMBOOK_READS_CATCH_UP", "1")),

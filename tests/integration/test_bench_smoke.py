@@ -23,7 +23,8 @@ FIELDS = {
     "http": {"connections", "server_processes", "connections_by_process", "seconds_each",
              "trivial_requests_per_s",
              "trivial_p99_ms", "mix_requests_per_s", "ratio_to_trivial", "p50_ms", "p99_ms", "errors",
-             "statuses", "failures", "by_kind", "read_p99_ms", "samples_ms"},
+             "statuses", "failures", "by_kind", "read_p99_ms", "samples_ms",
+             "trivial_reconnections", "reconnections"},
 }
 QUERIES = {"customer_attribution_year", "manager_tier_and_book", "customer_timeline",
            "branch_tier_list"}
@@ -57,6 +58,7 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
     http = data["http"]
     assert http["server_processes"] == 1  # SQLite: one process, whatever the cores (ADR 0023)
     assert http["connections_by_process"] == [http["connections"]]  # that process holds all
+    assert http["reconnections"] == http["trivial_reconnections"] == 0  # its share is all
     assert set(http["by_kind"]) == HTTP_KINDS
     assert sum(http["statuses"].values()) == sum(k["n"] for k in http["by_kind"].values())
     for name in ("ingest", "rebuild", "queries", "http"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.http_load import connections_by_process, watching_split
+from bench.http_load import connections_by_process, holders, watching_split
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
                                 reason="reads Linux's /proc")
@@ -40,6 +40,10 @@ def test_each_process_of_the_server_counts_the_connections_it_holds() -> None:
         # Most first; this process holds the three clients' ends too, whose local port is
         # not `port`: only its one accepted end counts.
         assert connections_by_process(port, root=os.getpid()) == [2, 1]
+        # and which client each holds, by the client's port
+        ports = [client.getsockname()[1] for client in clients]
+        assert holders(port, {child.pid, os.getpid()}) == {
+            ports[0]: child.pid, ports[1]: child.pid, ports[2]: os.getpid()}
     finally:
         child.kill()
         child.wait()
