@@ -100,6 +100,7 @@ def serve_one(sock: socket.socket, options: dict[str, Any], ready: Event,
     if counts is not None:
         config.load()  # the app, so that it can be wrapped; serve() then loads nothing
         share = ConnectionShare(counts, me, lambda: len(server.server_state.connections))
+        share.tell()  # none yet: a dead predecessor's count is not this process's
         config.loaded_app = spreading(config.loaded_app, share)
 
     async def serve() -> None:
@@ -139,6 +140,7 @@ class _Slot:
     """A socket and the process serving it."""
 
     sock: socket.socket
+    index: int  # where its process tells its count of connections (ADR 0025)
     process: BaseProcess | None = None
     started_at: float = 0.0
     early_deaths: int = 0
@@ -152,7 +154,7 @@ class ServerProcesses:
     def __init__(self, sockets: list[socket.socket], options: dict[str, Any],
                  target: Callable[..., None] = serve_one,
                  say: Callable[[str], None] | None = None, spread: bool = True) -> None:
-        self.slots = [_Slot(sock) for sock in sockets]
+        self.slots = [_Slot(sock, index) for index, sock in enumerate(sockets)]
         self.options = options
         self.target = target
         self.say = say or (lambda line: print(f"rmbook serve: {line}", file=sys.stderr,
@@ -201,7 +203,7 @@ class ServerProcesses:
         ready = self._context.Event()
         process = self._context.Process(target=self.target, name="rmbook-serve",
                                         args=(slot.sock, self.options, ready, os.getpid(),
-                                              self.counts, self.slots.index(slot)))
+                                              self.counts, slot.index))
         process.start()
         slot.process, slot.ready, slot.started_at = process, ready, time.monotonic()
         return process
