@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.http_load import connections_held, holders
+from interfaces.cli.connection_share import REFRESH_SECONDS
 from interfaces.cli.main import app as cli
 from interfaces.http.config import MAX_DEFAULT_WORKERS, HttpSettings, HttpSettingsError
 
@@ -243,7 +244,9 @@ def test_connections_all_on_one_process_are_evened_out_by_reconnecting(
                     reconnections += 1
         assert sorted(connections_held(port, pids).values()) == [4, 4]
         assert reconnections >= 4  # at least four had to move
-        # Even, they stay so: no answer asks for another reconnection.
+        # Even, they stay so: no answer asks for another reconnection, once each process
+        # has told its count anew (the last move may not be told yet).
+        time.sleep(3 * REFRESH_SECONDS)
         assert not any(_health_asks_to_close(sock) for sock in kept for _ in range(20))
     finally:
         for sock in kept:
