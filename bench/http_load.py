@@ -139,7 +139,6 @@ async def _connection(port: int, token: str, requests: Iterator[Request], until:
     """One keep-alive connection's closed loop. Where the server answers `Connection: close`
     (ADR 0025) it reconnects, as HTTP clients do, within the next request's time."""
     reader, writer = await _open(port)
-    open_ = True
     try:
         while time.perf_counter() < until:
             request = next(requests)
@@ -149,9 +148,8 @@ async def _connection(port: int, token: str, requests: Iterator[Request], until:
                 head += (f"Content-Type: application/json\r\n"
                          f"Content-Length: {len(request.body)}\r\n")
             began = time.perf_counter()
-            if not open_:
+            if writer.is_closing():  # the server asked to close after its last answer
                 reader, writer = await _open(port)
-                open_ = True
                 reconnections.append(1)
             writer.write(head.encode() + b"\r\n" + (request.body or b""))
             status, body, closes = await _read_response(reader)
@@ -160,7 +158,6 @@ async def _connection(port: int, token: str, requests: Iterator[Request], until:
                 failures.append(f"{status} {request.method} {request.path}: {body[:200]!r}")
             if closes:
                 writer.close()
-                open_ = False
     finally:
         writer.close()
 
@@ -325,8 +322,10 @@ def holders(port: int, pids: set[int], proc: Path = Path("/proc")) -> dict[int, 
             for fd in (proc / str(pid) / "fd").iterdir():
                 with suppress(OSError):
                     link = os.readlink(fd)
-                    if link.startswith("socket:[") and int(link[8:-1]) in established:
-                        held[established[int(link[8:-1])]] = pid
+                    client = established.get(int(link[8:-1])) \
+                        if link.startswith("socket:[") else None
+                    if client is not None:
+                        held[client] = pid
         except OSError:
             continue  # gone, or not ours to look into
     return held

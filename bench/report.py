@@ -153,8 +153,8 @@ def runs(results: list[Result]) -> str:
              "read + decode/s | trivial req/s | ingest / bare | rebuild / read + decode | "
              "HTTP mix p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(results, key=_when):
-        when = _when(r).strftime("%Y-%m-%d %H:%M")
+    for started, r in sorted(((_when(r), r) for r in results), key=lambda pair: pair[0]):
+        when = started.strftime("%Y-%m-%d %H:%M")
         lines.append(
             f"| {when} | {r.get('commit') or '—'} | {r['backend']}, {r['scale']} | "
             f"{_cell(_get(r, 'ingest', 'raw_insert_per_s'))} | "

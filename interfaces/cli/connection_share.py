@@ -50,7 +50,6 @@ class ConnectionShare:
         self.held = held  # how many connections this process holds now
         self.clock = clock
         self._last_close = float("-inf")
-        self.closed = 0
 
     def tell(self) -> int:
         mine = self.held()
@@ -64,7 +63,6 @@ class ConnectionShare:
                 mine, list(self.counts), self.me):
             return False
         self._last_close = now
-        self.closed += 1
         return True
 
     async def keep_telling(self) -> None:
