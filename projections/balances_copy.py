@@ -6,8 +6,12 @@ a long catch-up (a rebuild, a first projection, a worker far behind) these
 rows are not decoded in Python: one `INSERT … SELECT` per write reads them
 from the event table, takes the three values out of the stored JSON, finds the
 customer through the book's `streams` view and upserts them in key order, the
-latest event of a day winning as it does in the fold. It returns each customer's
-earliest day written, so the book can mark the handover bases a balance may move.
+latest event of a day winning as it does in the fold. The book then marks the
+handover bases a balance may move, from each customer's earliest day written:
+PostgreSQL's copy returns it, one row a customer; on SQLite, which has no INSERT
+inside a WITH to group what it writes, a second statement reads it for the
+customers with a handover alone (`earliest_days_copied`), a few hundred, where
+returning every row written would cost about 2 s of a bank rebuild.
 
 On PostgreSQL a day first recorded in the copied range is inserted, not upserted:
 `BalanceRecorded` is the first balance of its day (`Customer.record_balance`), so
@@ -40,11 +44,10 @@ _RECORDED = Customer.BalanceRecorded.TOPIC
 def balances_copy(backend: str, events: str, balances: str, streams: str, *,
                   upsert_all: bool = False, part: tuple[int, int] | None = None) -> str:
     """The statement copying the balances stored at positions `?` to `?` (both included)
-    into `balances`. It returns (customer_no, day) rows whose earliest day per customer is
-    the earliest it wrote: on SQLite every row written, on PostgreSQL that day alone (one
-    row a customer instead of a write's ~190,000 crossing to Python; SQLite has no
-    INSERT inside a WITH). On PostgreSQL the days recorded in the range are inserted and
-    fail on a key the view holds; `upsert_all` upserts every day instead.
+    into `balances`. On PostgreSQL it returns (customer_no, day): each customer's earliest
+    day written. On SQLite it returns nothing (`earliest_days_copied` reads those days).
+    On PostgreSQL the days recorded in the range are inserted and fail on a key the view
+    holds; `upsert_all` upserts every day instead.
 
     `part=(k, n)` (PostgreSQL): only the customers whose stream id's last byte is `k`
     modulo `n`. The parts share no customer, so each keeps a day's latest event as the
@@ -64,7 +67,7 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
             f"LEFT JOIN {streams} AS s ON s.stream_id = e.originator_id "
             "WHERE true ORDER BY s.key, day, e.p "
             "ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
-            "loan=excluded.loan RETURNING customer_no, day")
+            "loan=excluded.loan")
     # PostgreSQL refuses to upsert one row twice in a statement: the latest of a day only.
     # The JSON is parsed once per row (a materialised CTE), not once per value. The sort
     # compares bytes, as the view's key does (`db.text`): text taken out of the JSON has
@@ -100,3 +103,19 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
             "written AS (SELECT * FROM inserted UNION ALL SELECT * FROM upserted) ")
     return (latest + written +
             "SELECT customer_no, min(day COLLATE \"C\") FROM written GROUP BY customer_no")
+
+
+def earliest_days_copied(events: str, streams: str) -> str:
+    """SQLite: for the customers listed in `IN ({in})` (`ViewDatabase.fetch_in`), the
+    earliest day of a balance stored at positions `?` to `?` — what the copy of that
+    range wrote for them, read from the event table as the copy read it. Each listed
+    customer's stream is found by its key, and its events in the range through the event
+    table's key (originator, version): a few hundred customers' rows, not the range's
+    (`CROSS JOIN` keeps that order: without statistics SQLite would scan the range and
+    look up every row's stream, as the copy does)."""
+    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
+    return (
+        "SELECT s.key, min(json_extract(CAST(e.state AS TEXT), '$.on._data_')) "
+        f"FROM {streams} AS s CROSS JOIN {events} AS e ON e.originator_id = s.stream_id "
+        "WHERE s.kind = 'customer' AND s.key IN ({in}) "
+        f"AND e.rowid >= ? AND e.rowid <= ? AND e.topic IN ({topics}) GROUP BY s.key")

@@ -26,7 +26,7 @@ from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
 from domain.rules.balance_days import balance_days
 from domain.rules.base_window import base_window
 from domain.rules.calendar import days_between
-from projections.balances_copy import COPIED_TOPICS, balances_copy
+from projections.balances_copy import COPIED_TOPICS, balances_copy, earliest_days_copied
 from projections.base import Projection
 from projections.db import ViewDatabase
 from projections.envelopes import UNDECODED, Envelope
@@ -121,6 +121,9 @@ class BookProjection(Projection):
         self.meta_dirty = False
         self._history: RulebookHistory | None = None
         self.pending_versions: list[str] = []
+        # Customers whose chain has held a handover: read from the view when first needed,
+        # then kept as handovers are folded (a superset: marking them is only extra work).
+        self.handover_customers: set[str] | None = None
 
     def _published(self) -> list[dict[str, Any]]:
         if self.published is None:
@@ -371,6 +374,8 @@ class BookProjection(Projection):
                         recorded_base_days=s["base_days"])
             self._set_window(term)
             self.bases_dirty.add(customer_no)
+            if self.handover_customers is not None:
+                self.handover_customers.add(customer_no)
         doc["chain"].append(term)
         self._add_party(s["to_staff_no"], customer_no)
         self._add_party(s["from_staff_no"], customer_no)
@@ -396,7 +401,7 @@ class BookProjection(Projection):
         effective_from = iso(e.on) or ""
         # A new version may move tier boundaries and base windows from its date on.
         self.tiers_dirty.update(self._all_manager_keys())
-        for customer_no in self._customers_with_handovers():
+        for customer_no in sorted(self._customers_with_handovers()):
             doc = self._touch_customer(customer_no)
             for term in doc["chain"]:
                 if term["mode"] == "handover" and term["effective_on"] >= effective_from:
@@ -407,13 +412,16 @@ class BookProjection(Projection):
         rows = self.db.fetchall(f"SELECT staff_no FROM {self.table('managers')}")
         return sorted({r[0] for r in rows} | set(self.managers))
 
-    def _customers_with_handovers(self) -> list[str]:
-        found = {no for no, doc in self.customers.items()
-                 if any(t["mode"] == "handover" for t in doc["chain"])}
-        for no, raw in self.db.fetchall(f"SELECT customer_no, doc FROM {self.table('customers')}"):
-            if no not in found and no not in self.customers and b'"handover"' in bytes(raw):
-                found.add(no)
-        return sorted(found)
+    def _customers_with_handovers(self) -> set[str]:
+        if self.handover_customers is None:
+            found = {no for no, doc in self.customers.items()
+                     if any(t["mode"] == "handover" for t in doc.get("chain", ()))}
+            for no, raw in self.db.fetchall(
+                    f"SELECT customer_no, doc FROM {self.table('customers')}"):
+                if no not in found and no not in self.customers and b'"handover"' in bytes(raw):
+                    found.add(no)
+            self.handover_customers = found
+        return self.handover_customers
 
     _handlers: ClassVar[dict[str, Callable[[BookProjection, Envelope], None]]] = {
         "Customer/Onboarded": _onboarded,
@@ -532,21 +540,25 @@ class BookProjection(Projection):
         fold's KeyError would. The base windows a balance can move are marked as the fold
         marks them, checked against the chain as it stands now: a superset, and the
         recomputation reads the view, so the result is the same."""
-        # PostgreSQL inserts the days recorded in the range and upserts every day should the
-        # view hold one (ADR 0020); SQLite's statement upserts every day from the start.
-        # With a part apart, this connection copies the other part meanwhile (ADR 0022).
-        rows, upserted = self.db.fetchall_or_else(
-            *self._copy_statements(part=None if apart is None else (0, 2)), (first, last))
-        self.copies_upserted += upserted
-        if apart is not None:
-            more, upserted = apart.copy.result()
-            rows += more
+        if self.db.backend == "sqlite":
+            # One statement upserting every day; then the earliest day it wrote for each
+            # customer with a handover, the only bases a balance can move.
+            self.db.execute(self._copy_statements()[0], (first, last))
+            rows = self.db.fetch_in(
+                earliest_days_copied(self.events_table, self.table("streams")),
+                sorted(self._customers_with_handovers()), first, last)
+        else:
+            # PostgreSQL inserts the days recorded in the range and upserts every day should
+            # the view hold one (ADR 0020); it returns each customer's earliest day written.
+            # With a part apart, this connection copies the other part meanwhile (ADR 0022).
+            rows, upserted = self.db.fetchall_or_else(
+                *self._copy_statements(part=None if apart is None else (0, 2)), (first, last))
             self.copies_upserted += upserted
-        earliest: dict[str, str] = {}
+            if apart is not None:
+                more, upserted = apart.copy.result()
+                rows += more
+                self.copies_upserted += upserted
         for customer_no, day in rows:
-            if day < earliest.get(customer_no, "~"):
-                earliest[customer_no] = day
-        for customer_no, day in earliest.items():
             self._balance_recorded(customer_no, day)
 
     def _run_statements(self) -> None:

@@ -20,6 +20,7 @@ from projections.book import BookProjection
 from projections.db import ViewDatabase
 from projections.rebuild import build_fresh
 from tests.projection_support import (
+    active,
     assign,
     balance,
     dump,
@@ -140,3 +141,43 @@ def test_a_copy_meeting_a_day_the_view_holds_upserts_every_day(
     assert balances["C1", JAN1.isoformat()] == 10000000  # the event's, not the row held
     if app.settings.backend == "postgres":  # SQLite's copy always upserts
         assert upserted[0] == 1 and upserted[-1] == 1  # that copy alone fell back
+
+
+def test_a_worker_resuming_far_behind_moves_a_base_it_did_not_fold(app: BookOfBusiness) -> None:
+    """The customers with a handover are kept in memory as the book folds handovers; a
+    process starting afresh reads them from the view. Its copy of a balance backdated into
+    a base window that another process folded must still move that base."""
+    for staff_no in ("M1", "M2"):
+        register(app, staff_no)
+    for no in ("C1", "C2"):
+        onboard(app, no)
+        assign(app, no, "M1")
+    for day in range(0, 120, 7):
+        for no in ("C1", "C2"):
+            balance(app, no, JAN1 + timedelta(days=day), "1000.00")
+    handover(app, "C1", "M2", JUL1)
+    with projector(app, batch_size=5, flush_events=20) as first:
+        (book,) = first.ensure(("book",))
+        first.catch_up(book)
+        before = first.instance(book).customer("C1")["chain"][1]["base_balance_days"]
+    for day in range(1, 30):  # a long catch-up for the next process: the copy runs
+        balance(app, "C2", JUL1 + timedelta(days=day), "2000.00")
+    balance(app, "C1", date(2026, 3, 2), "5000000.00")  # backdated into the base window
+    with projector(app, batch_size=5, flush_events=20) as resumed:
+        copies: list[int] = []
+        book = active(resumed)
+        projection = resumed.instance(book)
+        assert isinstance(projection, BookProjection)
+        original = projection._copy_balances
+
+        def counted(first: int, last: int, apart: Any = None) -> None:
+            copies.append(first)
+            original(first, last, apart)
+
+        projection._copy_balances = counted  # type: ignore[method-assign]
+        resumed.catch_up(book)
+        assert copies  # the copy ran, not the fold
+        after = projection.customer("C1")["chain"][1]["base_balance_days"]
+        copied = dump(resumed, book)
+    assert after > before
+    assert copied == built(app, copy_in_database=False)
