@@ -10,7 +10,7 @@ latest event of a day winning as it does in the fold. The book then marks the
 handover bases a balance may move, from each customer's earliest day written:
 PostgreSQL's copy returns it, one row a customer; on SQLite, which has no INSERT
 inside a WITH to group what it writes, a second statement reads it for the
-customers with a handover alone (`earliest_days_copied`), a few hundred, where
+customers with a handover alone (`earliest_days_copied`; ADR 0026), where
 returning every row written would cost about 2 s of a bank rebuild.
 
 On PostgreSQL a day first recorded in the copied range is inserted, not upserted:
@@ -110,7 +110,7 @@ def earliest_days_copied(events: str, streams: str) -> str:
     earliest day of a balance stored at positions `?` to `?` — what the copy of that
     range wrote for them, read from the event table as the copy read it. Each listed
     customer's stream is found by its key, and its events in the range through the event
-    table's key (originator, version): a few hundred customers' rows, not the range's
+    table's key (originator, version): a few per cent of the customers' rows, not the range's
     (`CROSS JOIN` keeps that order: without statistics SQLite would scan the range and
     look up every row's stream, as the copy does)."""
     topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
