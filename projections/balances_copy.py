@@ -108,11 +108,12 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
 def earliest_days_copied(events: str, streams: str) -> str:
     """SQLite: for the customers listed in `IN ({in})` (`ViewDatabase.fetch_in`), the
     earliest day of a balance stored at positions `?` to `?` — what the copy of that
-    range wrote for them, read from the event table as the copy read it. Each listed
-    customer's stream is found by its key, and its events in the range through the event
-    table's key (originator, version): a few per cent of the customers' rows, not the range's
-    (`CROSS JOIN` keeps that order: without statistics SQLite would scan the range and
-    look up every row's stream, as the copy does)."""
+    range wrote for them, read from the event table as the copy read it. The book's
+    `streams` view is scanned for the listed keys (tens of thousands of short rows), and
+    each of their streams' events found through the event table's key (originator,
+    version): a few per cent of the customers' rows, not the range's (`CROSS JOIN` keeps
+    that order: without statistics SQLite would scan the range and look up every row's
+    stream, as the copy does)."""
     topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
     return (
         "SELECT s.key, min(json_extract(CAST(e.state AS TEXT), '$.on._data_')) "

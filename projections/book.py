@@ -413,9 +413,10 @@ class BookProjection(Projection):
         return sorted({r[0] for r in rows} | set(self.managers))
 
     def _customers_with_handovers(self) -> set[str]:
+        """The customers whose bases a balance or a rulebook may move (ADR 0026)."""
         if self.handover_customers is None:
             found = {no for no, doc in self.customers.items()
-                     if any(t["mode"] == "handover" for t in doc.get("chain", ()))}
+                     if any(t["mode"] == "handover" for t in doc["chain"])}
             for no, raw in self.db.fetchall(
                     f"SELECT customer_no, doc FROM {self.table('customers')}"):
                 if no not in found and no not in self.customers and b'"handover"' in bytes(raw):

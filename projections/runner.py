@@ -100,6 +100,8 @@ class Projector:
         self._read_ahead: ThreadPoolExecutor | None = None
         self._reader_lock = threading.Lock()
         self._applied: dict[int, int] = {}  # generation → position applied, not yet written
+        # generation → the position this process last wrote it at: what its memory reflects
+        self._written_at: dict[int, int] = {}
 
     def close(self) -> None:
         if self._read_ahead is not None:
@@ -208,6 +210,7 @@ class Projector:
         for generation in generations:
             generation.position = max(generation.position, to)
             self._applied.pop(generation.generation, None)
+            self._written_at[generation.generation] = generation.position
 
     def _write_unless_busy(self, generations: list[Generation], to: int) -> bool:
         """Write now unless another writer holds SQLite's lock (a rebuild's other process,
@@ -224,6 +227,14 @@ class Projector:
         for generation in generations:
             self.instance(generation).forget()
             self._applied.pop(generation.generation, None)
+            self._written_at.pop(generation.generation, None)
+
+    def _forget_if_moved(self, generations: list[Generation]) -> None:
+        """Drop the memory of a generation that stands elsewhere than this process last wrote
+        it: another process (a worker, the CLI, the server) has written it since, and folding
+        onto the documents held here would write them back without its changes."""
+        self._forget([g for g in generations
+                      if self._written_at.get(g.generation) != g.position])
 
     def catch_up(self, generation: Generation | list[Generation], *, stop: int | None = None,
                  progress: Progress | None = None, known_at: datetime | None = None) -> int:
@@ -238,6 +249,7 @@ class Projector:
         read undecoded and copied by the database (ADR 0016). A catch-up of one batch —
         a read after a write — reads in line and writes at once."""
         group = generation if isinstance(generation, list) else [generation]
+        self._forget_if_moved(group)
         target = self.bank.max_position() if stop is None else stop
         done = 0
         pending = 0

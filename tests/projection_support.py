@@ -18,6 +18,7 @@ import orjson
 from application import commands as c
 from application.service import BookOfBusiness, Receipt
 from projections.audit import AuditProjection
+from projections.rebuild import build_fresh
 from projections.registry import Generation
 from projections.runner import Projector
 
@@ -150,6 +151,17 @@ def dump(read_side: Projector, generation: Generation) -> dict[str, list[Any]]:
                 for row in read_side.db.fetchall(f"SELECT * FROM {projection.table(base)}")]
         found[base] = sorted(rows, key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
     return found
+
+
+def built(app: BookOfBusiness, *, copy_in_database: bool) -> dict[str, list[Any]]:
+    """A fresh book built in writes of 20 events, its tables dumped (then dropped):
+    `copy_in_database=False` folds every balance in Python, the slow path to compare with."""
+    with projector(app, batch_size=5, flush_events=20) as read_side:
+        read_side.copy_in_database = copy_in_database
+        fresh = build_fresh(read_side, "book", status="fresh")
+        tables = dump(read_side, fresh)
+        read_side.drop(fresh)
+    return tables
 
 
 def postgres_schema(database_url: str) -> str:

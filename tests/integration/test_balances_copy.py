@@ -18,11 +18,11 @@ import pytest
 from application.service import BookOfBusiness
 from projections.book import BookProjection
 from projections.db import ViewDatabase
-from projections.rebuild import build_fresh
 from tests.projection_support import (
     active,
     assign,
     balance,
+    built,
     dump,
     handover,
     onboard,
@@ -63,16 +63,6 @@ def write_history(app: BookOfBusiness) -> None:
     balance(app, "C1", JAN1 + timedelta(days=14), "7.00")  # a correction inside it
     balance(app, "C3", JUL1, "1.00")
     balance(app, "C3", JUL1, "2.00")  # corrected right away: same write as the day
-
-
-def built(app: BookOfBusiness, *, copy_in_database: bool) -> dict[str, list[Any]]:
-    """A fresh book built in writes of 20 events, its tables dumped (then dropped)."""
-    with projector(app, batch_size=5, flush_events=20) as read_side:
-        read_side.copy_in_database = copy_in_database
-        fresh = build_fresh(read_side, "book", status="fresh")
-        tables = dump(read_side, fresh)
-        read_side.drop(fresh)
-    return tables
 
 
 def test_copied_balances_equal_folded_balances(app: BookOfBusiness,

@@ -18,8 +18,17 @@ from projections.book import BookProjection
 from projections.rebuild import rebuild
 from projections.registry import Generation
 from projections.runner import Projector
-from tests.integration.test_balances_copy import JAN1, JUL1, built, write_history
-from tests.projection_support import active, assign, balance, dump, handover, onboard, projector
+from tests.integration.test_balances_copy import JAN1, JUL1, write_history
+from tests.projection_support import (
+    active,
+    assign,
+    balance,
+    built,
+    dump,
+    handover,
+    onboard,
+    projector,
+)
 
 pytestmark = pytest.mark.integration
 
