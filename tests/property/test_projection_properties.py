@@ -12,6 +12,8 @@ so what is stored is always a valid history. Then:
 - interrupted after k events, resumed by a new Projector, equals uninterrupted;
 - two rebuilds produce identical views;
 - a replay at instant T equals the live report as it stood at T;
+- two projectors taking turns, each catching up on what the other wrote, equal a fresh
+  build (ADR 0027);
 - tier boundaries (10/11, 20/21, 30/31, 40/41 credit customers) through the projection.
 
 Hypothesis runs on a SQLite file per example (it does not mix with function-scoped
@@ -387,6 +389,48 @@ def test_replay_at_an_instant_equals_the_live_view_then_on_each_backend(
     then, replayed, now = check_replay(app, FIXED, split=len(FIXED.ops) // 2)
     assert replayed == then
     assert now != then  # the second phase changed the figures: the replay is not vacuous
+
+
+# ---- property 4b: two processes taking turns = one fresh build (ADR 0027) ------------------------
+
+
+def check_taking_turns(app: BookOfBusiness, history: History, turns: list[int]) -> None:
+    """After each operation projector `turns[i]` (0 or 1; 2: neither) catches up, each on
+    what the other wrote since: the views equal a fresh build. Batches of 2 make a catch-up
+    of more than one batch a long one, which copies the balances (ADR 0016, 0026)."""
+    with projector(app, batch_size=2, flush_events=2) as one, \
+            projector(app, batch_size=2, flush_events=2) as other:
+        pair = (one, other)
+        one.catch_up_all()
+        setup(app, history)
+        for op, turn in zip(history.ops, turns, strict=True):
+            apply(app, op)
+            if turn < 2:
+                pair[turn].catch_up_all()
+        for read_side in pair:
+            read_side.catch_up_all()
+        fresh = build_fresh(one, "book", status="fresh")
+        fresh_audit = build_fresh(one, "audit", status="fresh")
+        for read_side in pair:
+            assert dump(read_side, active(read_side, "book")) == dump(one, fresh)
+            assert dump(read_side, active(read_side, "audit")) == dump(one, fresh_audit)
+
+
+@EXAMPLES
+@given(history=HISTORIES, data=st.data())
+@example(history=FIXED, data=None)
+def test_two_processes_taking_turns_equal_a_fresh_build(history: History,
+                                                         data: st.DataObject | None) -> None:
+    turns = [i % 2 for i in range(len(history.ops))] if data is None else data.draw(
+        st.lists(st.integers(0, 2), min_size=len(history.ops), max_size=len(history.ops)),
+        label="turns")
+    with sqlite_app() as app:
+        check_taking_turns(app, history, turns)
+
+
+def test_two_processes_taking_turns_equal_a_fresh_build_on_each_backend(
+        app: BookOfBusiness) -> None:
+    check_taking_turns(app, FIXED, [i % 2 for i in range(len(FIXED.ops))])
 
 
 # ---- property 5: tier boundaries through the projection -----------------------------------------
