@@ -7,11 +7,12 @@ keep-alive connections can so find most of them on one process, which then answe
 one core's pace while the other idles: the 8 connections of the bench all on one of two
 processes halved the requests answered and lengthened the tail (docs/performance.md, HTTP).
 
-So the processes share, in memory their supervisor made, how many connections each holds.
-A process holding more than its even share, rounded up, answers one request with
-`Connection: close`, as HTTP/1.1 lets a server do; the client's next connection is placed
-anew, on any process. It is done at most once per `CLOSE_GAP_SECONDS` per process, so each
-close is counted before the next one is decided, and a process at its share never closes one.
+So the processes share, in memory their supervisor made, how many connections each holds,
+each at a place of its own (a successor beside its predecessor while both serve). A process
+holding more than its even share, rounded up, answers one request with `Connection: close`,
+as HTTP/1.1 lets a server do; the client's next connection is placed anew, on any process.
+It is done at most once per `CLOSE_GAP_SECONDS` per process, so each close is counted before
+the next one is decided, and a process at its share never closes one.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ Send = Callable[[Message], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+NO_PROCESS = -1  # a place in the counts no running process tells (ADR 0025)
+
+
 def over_share(mine: int, counts: Sequence[int], me: int) -> bool:
     """Whether process `me`, holding `mine` connections, holds more than an even share of all
-    of them (`counts`: what each process last told, its own included but not used)."""
-    total = mine + sum(count for i, count in enumerate(counts) if i != me)
-    share = -(-total // len(counts))  # rounded up: 7 on 2 processes leaves 4 and 3 alone
+    of them (`counts`: what each process last told, its own included but not used; a place
+    holding `NO_PROCESS` is no process's)."""
+    others = [count for i, count in enumerate(counts) if i != me and count != NO_PROCESS]
+    share = -(-(mine + sum(others)) // (len(others) + 1))  # rounded up: 7 on 2 leaves 4 and 3
     return mine > share
 
 

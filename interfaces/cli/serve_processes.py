@@ -36,7 +36,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from interfaces.cli.connection_share import ConnectionShare, spreading
+from interfaces.cli.connection_share import NO_PROCESS, ConnectionShare, spreading
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start (uvicorn.config)
 GRACEFUL_SECONDS = 20  # a stopping process finishes its requests for this long (uvicorn)…
@@ -140,8 +140,9 @@ class _Slot:
     """A socket and the process serving it."""
 
     sock: socket.socket
-    index: int  # where its process tells its count of connections (ADR 0025)
+    index: int  # its place in the sockets
     process: BaseProcess | None = None
+    told_at: int = NO_PROCESS  # where its process tells its count of connections (ADR 0025)
     started_at: float = 0.0
     early_deaths: int = 0
     restart_at: float = 0.0
@@ -160,9 +161,11 @@ class ServerProcesses:
         self.say = say or (lambda line: print(f"rmbook serve: {line}", file=sys.stderr,
                                               flush=True))
         self._context = multiprocessing.get_context("spawn")  # no forked database connections
-        # How many connections each slot's process holds, told by the processes themselves
-        # (ADR 0025); a successor takes its predecessor's place. None: the kernel's split stays.
-        self.counts = self._context.Array("i", len(sockets), lock=False) if spread else None
+        # How many connections each process holds, told by the processes themselves (ADR
+        # 0025). Two places a slot: a successor tells at the one its predecessor does not,
+        # while both serve. None: the kernel's split stays.
+        self.counts = self._context.Array("i", [NO_PROCESS] * 2 * len(sockets),
+                                          lock=False) if spread else None
         self._signals: list[int] = []  # set by the handlers; acted on by the loop
 
     @property
@@ -201,12 +204,20 @@ class ServerProcesses:
 
     def _start(self, slot: _Slot) -> BaseProcess:
         ready = self._context.Event()
+        # The slot's other place: its predecessor may still be telling at the current one.
+        told_at = slot.index + len(self.slots) if slot.told_at == slot.index else slot.index
         process = self._context.Process(target=self.target, name="rmbook-serve",
                                         args=(slot.sock, self.options, ready, os.getpid(),
-                                              self.counts, slot.index))
+                                              self.counts, told_at))
         process.start()
         slot.process, slot.ready, slot.started_at = process, ready, time.monotonic()
+        slot.told_at = told_at
         return process
+
+    def _no_longer_told(self, told_at: int) -> None:
+        """A process has ended: its count no longer stands for connections (ADR 0025)."""
+        if self.counts is not None and told_at != NO_PROCESS:
+            self.counts[told_at] = NO_PROCESS
 
     def _wait(self) -> None:
         """Until a process ends or a moment passes (a signal is seen within that moment)."""
@@ -244,6 +255,7 @@ class ServerProcesses:
                 continue
             if process is not None:  # just found dead: decide when its successor starts
                 slot.process = None
+                self._no_longer_told(slot.told_at)
                 early = now - slot.started_at < EARLY_DEATH_SECONDS
                 slot.early_deaths = slot.early_deaths + 1 if early else 0
                 delay = min(MAX_BACKOFF_SECONDS, 2.0 ** slot.early_deaths) if early else 0.0
@@ -259,7 +271,7 @@ class ServerProcesses:
         one serves (both accept on the socket meanwhile), or stays if it never does."""
         self.say("SIGHUP: replacing the server processes one at a time")
         for slot in self.slots:
-            old, old_started = slot.process, slot.started_at
+            old, old_started, old_told_at = slot.process, slot.started_at, slot.told_at
             new = self._start(slot)
             deadline = time.monotonic() + READY_SECONDS
             while not (slot.ready is not None and slot.ready.is_set()):
@@ -270,12 +282,14 @@ class ServerProcesses:
                     if new.is_alive():
                         new.terminate()
                     new.join(STOP_SECONDS)
-                    slot.process, slot.started_at = old, old_started
+                    self._no_longer_told(slot.told_at)
+                    slot.process, slot.started_at, slot.told_at = old, old_started, old_told_at
                     return
                 wait_for_any([new.sentinel], timeout=0.1)
             if old is not None and old.is_alive():
                 old.terminate()
                 old.join(STOP_SECONDS)
+            self._no_longer_told(old_told_at)
 
     def _stop_all(self) -> None:
         processes = [slot.process for slot in self.slots if slot.process is not None]

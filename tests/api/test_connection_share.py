@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from interfaces.cli.connection_share import (
     CLOSE_GAP_SECONDS,
+    NO_PROCESS,
     ConnectionShare,
     Message,
     Receive,
@@ -29,6 +30,14 @@ def test_eight_on_one_of_two_processes_is_over_its_share_and_four_each_is_not() 
     assert not over_share(4, [4, 3], me=0)  # 7 on two: 4 is the share, rounded up
     assert over_share(3, [3, 0, 0], me=0)
     assert not over_share(1, [1, 1, 0], me=0)
+
+
+def test_a_place_no_process_tells_is_not_a_process() -> None:
+    assert not over_share(4, [4, NO_PROCESS, 4, NO_PROCESS], me=0)
+    assert over_share(5, [5, NO_PROCESS, 3, NO_PROCESS], me=0)
+    # SIGHUP: slot 0's successor (place 2) beside its predecessor (place 0): three processes
+    assert over_share(4, [4, 2, 2, NO_PROCESS], me=0)
+    assert not over_share(3, [4, 3, 1, NO_PROCESS], me=1)
 
 
 def test_a_process_counts_itself_as_it_is_now_not_as_it_last_told() -> None:

@@ -317,6 +317,51 @@ def test_sighup_replaces_every_process_while_the_port_keeps_answering(
     assert server.poll() is None and _answers(port)
 
 
+def _tell_a_mark(sock: socket.socket, options: dict[str, Any], ready: Any, supervisor: int,
+                 counts: Any, me: int) -> None:
+    """A stand-in server process: tells the mark `100 + me` where it was given, then waits."""
+    counts[me] = 100 + me
+    ready.set()
+    time.sleep(120)
+
+
+@pytest.mark.integration
+def test_a_successor_tells_at_a_place_of_its_own_and_a_process_gone_at_none() -> None:
+    """SIGHUP's successor tells its count beside its predecessor's, not over it; once the
+    predecessor is gone its place holds no process (ADR 0025)."""
+    from interfaces.cli.connection_share import NO_PROCESS
+    from interfaces.cli.serve_processes import ServerProcesses, listening_sockets
+
+    processes = ServerProcesses(listening_sockets("127.0.0.1", 0, 2), {}, target=_tell_a_mark,
+                                say=lambda line: None)
+    assert processes.counts is not None
+
+    def started() -> None:
+        for slot in processes.slots:
+            assert slot.ready is not None and slot.ready.wait(START_SECONDS)
+
+    try:
+        for slot in processes.slots:
+            processes._start(slot)
+        started()
+        assert list(processes.counts) == [100, 101, NO_PROCESS, NO_PROCESS]
+        processes._restart_all()
+        started()
+        assert list(processes.counts) == [NO_PROCESS, NO_PROCESS, 102, 103]
+        processes._restart_all()
+        assert list(processes.counts) == [100, 101, NO_PROCESS, NO_PROCESS]
+        dead = processes.slots[0].process
+        assert dead is not None
+        processes.slots[0].started_at -= 3600  # it lived long: replaced at once, no back-off
+        dead.kill()
+        dead.join(10)
+        processes._replace_the_dead()  # found dead, its successor started at the other place
+        started()
+        assert list(processes.counts) == [NO_PROCESS, 101, 102, NO_PROCESS]
+    finally:
+        processes._stop_all()
+
+
 def test_a_port_anything_listens_on_is_refused_even_one_shared_by_reuse_port() -> None:
     from interfaces.cli.serve_processes import listening_sockets
 
