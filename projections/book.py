@@ -526,12 +526,14 @@ class BookProjection(Projection):
         return _PartApart(db, write_streams, *self._copy_statements(part=(1, 2)),
                           (first, last))
 
+    def _copy_statement(self, *, upsert_all: bool = False,
+                        part: tuple[int, int] | None = None) -> str:
+        return balances_copy(self.db.backend, self.events_table, self.table("balances"),
+                             self.table("streams"), upsert_all=upsert_all, part=part)
+
     def _copy_statements(self, part: tuple[int, int] | None = None) -> tuple[str, str]:
         """The copy and its fallback, upserting every day (ADR 0020)."""
-        tables = (self.db.backend, self.events_table, self.table("balances"),
-                  self.table("streams"))
-        return (balances_copy(*tables, part=part),
-                balances_copy(*tables, upsert_all=True, part=part))
+        return self._copy_statement(part=part), self._copy_statement(upsert_all=True, part=part)
 
     def _copy_balances(self, first: int, last: int, apart: _PartApart | None = None) -> None:
         """The balances stored from position `first` to `last`, read undecoded or not read
@@ -544,7 +546,7 @@ class BookProjection(Projection):
         if self.db.backend == "sqlite":
             # One statement upserting every day; then the earliest day it wrote for each
             # customer with a handover, the only bases a balance can move.
-            self.db.execute(self._copy_statements()[0], (first, last))
+            self.db.execute(self._copy_statement(), (first, last))
             rows = self.db.fetch_in(
                 earliest_days_copied(self.events_table, self.table("streams")),
                 sorted(self._customers_with_handovers()), first, last)
