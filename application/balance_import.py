@@ -30,6 +30,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 # Events per transaction: large, yet bounded in memory and lock time. (PostgreSQL batches this
 # size travel by COPY, application/recorders.py: the library's pipelined insert would deadlock.)
 CHUNK_EVENTS = {"sqlite": 20_000, "postgres": 20_000}
+# Valid rows in a file that PostgreSQL takes as they are decided, in one transaction that
+# holds the event table's lock meanwhile (ADR 0028): a night's feed, not a year re-sent
+# (≈ 20 µs a row, so about a second of lock at most). Below, the library's insert.
+STREAMED_ROWS = range(64, 50_001)
 
 Progress = Callable[[int, int], None]
 
@@ -212,8 +216,10 @@ def _fast_row(number: int, record: list[str]) -> BalanceRow | None:
 
 def apply_feed(rows: Iterable[BalanceRow | InvalidRow],
                load: Callable[[str], Customer], *, today: date, actor: str,
-               reason: str | None) -> tuple[ImportReport, dict[str, Customer]]:
-    """Apply every row to its customer in memory; nothing is saved here."""
+               reason: str | None, emitted: Callable[[Any], None] | None = None
+               ) -> tuple[ImportReport, dict[str, Customer]]:
+    """Apply every row to its customer in memory; nothing is saved here. Each event a row
+    triggers is also handed to `emitted`, in order, as it is triggered."""
     report = ImportReport()
     customers: dict[str, Customer] = {}
     missing: dict[str, Refusal] = {}
@@ -253,6 +259,8 @@ def apply_feed(rows: Iterable[BalanceRow | InvalidRow],
             report.invalid.append(InvalidRow(item.row, e.code, e.message))
             continue
         seen[key] = (item.row, *values)
+        if emitted is not None and outcome != BalanceOutcome.UNCHANGED:
+            emitted(customer.pending_events[-1])
         if outcome == BalanceOutcome.RECORDED:
             report.recorded += 1
         elif outcome == BalanceOutcome.CORRECTED:

@@ -21,11 +21,18 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, RecordConflictError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    RecordConflictError,
+    StoredEvent,
+)
 
 from application import commands as c
 from application.balance_import import (
     CHUNK_EVENTS,
+    STREAMED_ROWS,
     BalanceRow,
     ImportReport,
     InvalidRow,
@@ -34,7 +41,7 @@ from application.balance_import import (
     parse_feed,
     write_feed,
 )
-from application.recorders import EncodedAsRead
+from application.recorders import BulkPostgresRecorder, EncodedAsRead
 from application.settings import Clock, Settings, schema_lock
 from application.warm_customers import WarmCustomers
 from domain import identity
@@ -530,18 +537,19 @@ class BookOfBusiness(Application[UUID]):
                         ) -> ImportReport:
         """Validate a whole balance feed, then write it in large transactions."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
+        numbers = sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)})
         with self._feed_lock:
-            customers = self.warm_customers.get(
-                sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)}))
-
-            def load(customer_no: str) -> Customer:
-                found = customers.get(customer_no)
-                if found is None:
-                    raise NotFound(f"customer {customer_no} not found", field="customer_no")
-                return found
-
-            report, touched = apply_feed(rows, load, today=self.today(), actor=actor,
-                                         reason=reason)
+            customers = self.warm_customers.get(numbers)
+            if self._streams(rows):
+                try:
+                    return self._import_streamed(rows, customers, skip_invalid=skip_invalid,
+                                                 actor=actor, reason=reason, progress=progress)
+                except (InterfaceError, OperationalError):
+                    # The connection failed midway; nothing was committed. Decide again on
+                    # fresh state and write as below, where the recorder retries.
+                    customers = self.warm_customers.get(numbers)
+            report, touched = apply_feed(rows, self._feed_loader(customers),
+                                         today=self.today(), actor=actor, reason=reason)
             changed = [cu for cu in touched.values() if cu.pending_events]
             if report.invalid and not skip_invalid:
                 self.warm_customers.forget(changed)
@@ -558,6 +566,67 @@ class BookOfBusiness(Application[UUID]):
             except BaseException:
                 self.warm_customers.forget(changed)
                 raise
+
+    @staticmethod
+    def _feed_loader(customers: dict[str, Customer]) -> Callable[[str], Customer]:
+        def load(customer_no: str) -> Customer:
+            found = customers.get(customer_no)
+            if found is None:
+                raise NotFound(f"customer {customer_no} not found", field="customer_no")
+            return found
+
+        return load
+
+    def _streams(self, rows: list[BalanceRow | InvalidRow]) -> bool:
+        """Whether a feed is copied to the store as its rows are decided (ADR 0028)."""
+        return (isinstance(self.recorder, BulkPostgresRecorder)
+                and sum(type(r) is BalanceRow for r in rows) in STREAMED_ROWS)
+
+    def _import_streamed(self, rows: list[BalanceRow | InvalidRow],
+                         customers: dict[str, Customer], *, skip_invalid: bool, actor: str,
+                         reason: str | None, progress: Progress | None) -> ImportReport:
+        """Decide the feed's rows with each new event copied to the store as it is decided,
+        in one transaction committed only once the whole file is decided: the server
+        inserts while Python decides. A file refused whole is rolled back (ADR 0028)."""
+        assert isinstance(self.recorder, BulkPostgresRecorder)
+        recorded_at: list[datetime] = []
+
+        def encode(event: Any) -> StoredEvent:
+            if not recorded_at:  # recorded time: when the store takes the facts, lock held
+                recorded_at.append(datetime.now(UTC))
+            object.__setattr__(event, "timestamp", recorded_at[0])
+            return self.mapper.to_stored_event(event)
+
+        try:
+            with self.recorder.copy_stream(encode) as stream:
+                report, touched = apply_feed(rows, self._feed_loader(customers),
+                                             today=self.today(), actor=actor, reason=reason,
+                                             emitted=stream.write)
+                if report.invalid and not skip_invalid:
+                    self.warm_customers.forget(list(customers.values()))
+                    return report  # the stream closes unwritten: rolled back
+                positions = stream.commit()
+        except (IntegrityError, RecordConflictError) as e:
+            self._forget_feed(customers)  # decided partly or on stale state: read afresh
+            raise ConcurrencyConflict(
+                "the record was changed by someone else meanwhile; nothing was written, retry"
+            ) from e
+        except BaseException:
+            self._forget_feed(customers)
+            raise
+        for customer in touched.values():
+            customer.collect_events()  # stored: no longer pending
+        self.warm_customers.stored(positions)
+        report.position = positions[-1] if positions else None
+        report.written = bool(positions)
+        if progress is not None:
+            progress(len(positions), len(positions))
+        return report
+
+    def _forget_feed(self, customers: dict[str, Customer]) -> None:
+        self.warm_customers.forget(list(customers.values()))
+        for customer in customers.values():
+            self._evict(customer.id)
 
     # ---- time travel -------------------------------------------------------
 
