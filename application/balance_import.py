@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from application.recorders import COPY_FROM
 from domain.customer import BalanceOutcome, Customer
 from domain.dating import parse_date
 from domain.errors import Refusal
@@ -33,7 +34,7 @@ CHUNK_EVENTS = {"sqlite": 20_000, "postgres": 20_000}
 # Valid rows in a file that PostgreSQL takes as they are decided, in one transaction that
 # holds the event table's lock meanwhile (ADR 0028): a night's feed, not a year re-sent
 # (≈ 20 µs a row, so about a second of lock at most). Below, the library's insert.
-STREAMED_ROWS = range(64, 50_001)
+STREAMED_ROWS = range(COPY_FROM, 50_001)
 
 Progress = Callable[[int, int], None]
 

@@ -25,11 +25,19 @@ uniqueness check on (stream, version), same notification ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from typing import Any, overload
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
@@ -72,6 +80,19 @@ class EncodedAsRead(Sequence[StoredEvent]):
         if isinstance(index, slice):
             return [self._encode(event) for event in self._events[index]]
         return self._encode(self._events[index])
+
+
+_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
+    (psycopg.IntegrityError, IntegrityError), (psycopg.DataError, DataError),
+    (psycopg.InterfaceError, InterfaceError), (psycopg.OperationalError, OperationalError))
+
+
+def _library_error(error: psycopg.Error) -> PersistenceError:
+    """psycopg's error as the library's recorders raise it (`PostgresDatastore.get_connection`)."""
+    for theirs, ours in _LIBRARY_ERRORS:
+        if isinstance(error, theirs):
+            return ours(str(error))
+    return PersistenceError(str(error))
 
 
 def _hex(originator_id: UUID | str) -> str:
@@ -150,14 +171,16 @@ class CopyStream:
     already sent are inserted on the other core while Python decides the next.
     The transaction — the library's table lock and `NOTIFY`, then one binary
     `COPY` — opens at the first event, so a file that changes nothing takes no
-    lock. Nothing is visible until `commit()`; `close()` without it rolls back."""
+    lock. Nothing is visible until `commit()`; `close()` without it rolls back.
+    Errors are the library's (`OperationalError` for a lost connection …), as
+    from its own recorder."""
 
     def __init__(self, recorder: BulkPostgresRecorder,
                  encode: Callable[[Any], StoredEvent]) -> None:
         self._recorder = recorder
         self._encode = encode
-        self._stack: ExitStack | None = None
-        self._copying: Any = None  # the cursor's `copy()` context, entered by hand
+        self._stack: ExitStack | None = None  # connection, transaction, cursor, then the copy
+        self._copying: ExitStack | None = None  # the copy alone, ended before the commit
         self._copy: Any = None
         self._cursor: Any = None
         self.count = 0  # events written
@@ -166,7 +189,10 @@ class CopyStream:
         if self._copy is None:
             self._open()
         s = self._encode(event)
-        self._copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
+        try:
+            self._copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
+        except psycopg.Error as e:  # sent outside the library's connection context
+            raise _library_error(e) from e
         self.count += 1
 
     def _open(self) -> None:
@@ -177,8 +203,9 @@ class CopyStream:
             cursor = self._cursor = stack.enter_context(conn.cursor())
             recorder._lock_table(cursor)
             recorder._notify_channel(cursor)
-            copying = cursor.copy(recorder.copy_statement)
-            copy = copying.__enter__()
+            # The copy holds the connection's lock until it ends: it is ended first.
+            copying = stack.enter_context(ExitStack())
+            copy = copying.enter_context(cursor.copy(recorder.copy_statement))
             copy.set_types(["uuid", "int8", "text", "bytea"])
             self._copying, self._copy, self._stack = copying, copy, stack.pop_all()
 
@@ -186,10 +213,10 @@ class CopyStream:
         """End the copy and commit; the positions of the events written, in order."""
         stack, copying = self._stack, self._copying
         self._stack = self._copying = self._copy = None
-        if stack is None:
+        if stack is None or copying is None:
             return []
         with stack:  # an error below leaves it with the error: rolled back
-            copying.__exit__(None, None, None)  # the last rows sent; the server's errors here
+            copying.close()  # the last rows sent; the server's errors surface here
             self._cursor.execute(self._recorder.last_id_statement)
             row = self._cursor.fetchone()
             assert row is not None
@@ -198,14 +225,15 @@ class CopyStream:
 
     def close(self) -> None:
         """Roll back whatever was written and not committed (nothing, after `commit`)."""
-        stack, copying = self._stack, self._copying
+        stack = self._stack
         self._stack = self._copying = self._copy = None
         if stack is None:
             return
-        with stack:  # leaves the transaction with `Rollback`: rolled back, nothing raised
-            with suppress(Exception):  # a broken copy has nothing left to cancel
-                copying.__exit__(Rollback, Rollback(), None)
-            raise Rollback
+        try:
+            with stack:  # the copy fails, then the transaction rolls back
+                raise Rollback
+        except Rollback:  # not swallowed when the connection is already broken
+            pass
 
     def __enter__(self) -> CopyStream:
         return self

@@ -535,12 +535,13 @@ class BookOfBusiness(Application[UUID]):
                         fmt: str | None = None, skip_invalid: bool = False, actor: str = "feed",
                         reason: str | None = None, progress: Progress | None = None
                         ) -> ImportReport:
-        """Validate a whole balance feed, then write it in large transactions."""
+        """Validate a whole balance feed, then write it in large transactions. On PostgreSQL a
+        night's file is copied as it is decided and committed once all of it is (ADR 0028)."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
         numbers = sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)})
         with self._feed_lock:
             customers = self.warm_customers.get(numbers)
-            if self._streams(rows):
+            if self._streams(rows, len(customers) < len(numbers), skip_invalid):
                 try:
                     return self._import_streamed(rows, customers, skip_invalid=skip_invalid,
                                                  actor=actor, reason=reason, progress=progress)
@@ -577,10 +578,16 @@ class BookOfBusiness(Application[UUID]):
 
         return load
 
-    def _streams(self, rows: list[BalanceRow | InvalidRow]) -> bool:
-        """Whether a feed is copied to the store as its rows are decided (ADR 0028)."""
-        return (isinstance(self.recorder, BulkPostgresRecorder)
-                and sum(type(r) is BalanceRow for r in rows) in STREAMED_ROWS)
+    def _streams(self, rows: list[BalanceRow | InvalidRow], customers_missing: bool,
+                 skip_invalid: bool) -> bool:
+        """Whether a feed is copied to the store as its rows are decided (ADR 0028): on
+        PostgreSQL, a night's file, unless it is refused whole already (a row that does not
+        parse, a customer not found): that one is decided without taking the lock."""
+        if not isinstance(self.recorder, BulkPostgresRecorder):
+            return False
+        valid = sum(type(r) is BalanceRow for r in rows)
+        refused = valid < len(rows) or customers_missing
+        return valid in STREAMED_ROWS and (skip_invalid or not refused)
 
     def _import_streamed(self, rows: list[BalanceRow | InvalidRow],
                          customers: dict[str, Customer], *, skip_invalid: bool, actor: str,
@@ -619,7 +626,7 @@ class BookOfBusiness(Application[UUID]):
         self.warm_customers.stored(positions)
         report.position = positions[-1] if positions else None
         report.written = bool(positions)
-        if progress is not None:
+        if progress is not None and positions:
             progress(len(positions), len(positions))
         return report
 
