@@ -546,8 +546,9 @@ class BookOfBusiness(Application[UUID]):
                     return self._import_streamed(rows, customers, skip_invalid=skip_invalid,
                                                  actor=actor, reason=reason, progress=progress)
                 except (InterfaceError, OperationalError):
-                    # The connection failed midway; nothing was committed. Decide again on
-                    # fresh state and write as below, where the recorder retries.
+                    # The connection failed midway. Decide again on fresh state (read back:
+                    # a commit whose answer was lost leaves its rows unchanged) and write
+                    # as below, where the recorder retries.
                     customers = self.warm_customers.get(numbers)
             report, touched = apply_feed(rows, self._feed_loader(customers),
                                          today=self.today(), actor=actor, reason=reason)
