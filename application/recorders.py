@@ -14,6 +14,9 @@ semantics and change only how rows travel:
   `NOTIFY`. The lock serialises every inserter, so the batch's positions are
   the ones ending at the sequence's `currval`. Smaller batches (a command's
   few events) keep the library's pipelined insert, which needs fewer round trips.
+- PostgreSQL, a night's balance feed: `CopyStream` copies each event as the
+  feed decides it, in one such transaction committed once the whole file is
+  decided (ADR 0028).
 
 On SQLite the WAL checkpoint that a commit would run before returning runs in
 a background thread instead (application/checkpoints.py, ADR 0015).
@@ -31,17 +34,22 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    DatabaseError,
     DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
     PersistenceError,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg import Rollback
+from psycopg import Copy, Cursor, Rollback
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.checkpoints import BackgroundCheckpoints
@@ -82,13 +90,16 @@ class EncodedAsRead(Sequence[StoredEvent]):
         return self._encode(self._events[index])
 
 
+# As `PostgresDatastore.get_connection` maps them; subclasses of DatabaseError before it.
 _LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
-    (psycopg.IntegrityError, IntegrityError), (psycopg.DataError, DataError),
-    (psycopg.InterfaceError, InterfaceError), (psycopg.OperationalError, OperationalError))
+    (psycopg.InterfaceError, InterfaceError), (psycopg.OperationalError, OperationalError),
+    (psycopg.DataError, DataError), (psycopg.IntegrityError, IntegrityError),
+    (psycopg.InternalError, InternalError), (psycopg.ProgrammingError, ProgrammingError),
+    (psycopg.NotSupportedError, NotSupportedError), (psycopg.DatabaseError, DatabaseError))
 
 
 def _library_error(error: psycopg.Error) -> PersistenceError:
-    """psycopg's error as the library's recorders raise it (`PostgresDatastore.get_connection`)."""
+    """psycopg's error as the library's recorders raise it."""
     for theirs, ours in _LIBRARY_ERRORS:
         if isinstance(error, theirs):
             return ours(str(error))
@@ -181,21 +192,20 @@ class CopyStream:
         self._encode = encode
         self._stack: ExitStack | None = None  # connection, transaction, cursor, then the copy
         self._copying: ExitStack | None = None  # the copy alone, ended before the commit
-        self._copy: Any = None
-        self._cursor: Any = None
+        self._copy: Copy | None = None
+        self._cursor: Cursor[DictRow] | None = None
         self.count = 0  # events written
 
     def write(self, event: Any) -> None:
-        if self._copy is None:
-            self._open()
+        copy = self._copy if self._copy is not None else self._open()
         s = self._encode(event)
         try:
-            self._copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
+            copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
         except psycopg.Error as e:  # sent outside the library's connection context
             raise _library_error(e) from e
         self.count += 1
 
-    def _open(self) -> None:
+    def _open(self) -> Copy:
         recorder = self._recorder
         with ExitStack() as stack:
             conn = stack.enter_context(recorder.datastore.get_connection())
@@ -203,22 +213,24 @@ class CopyStream:
             cursor = self._cursor = stack.enter_context(conn.cursor())
             recorder._lock_table(cursor)
             recorder._notify_channel(cursor)
-            # The copy holds the connection's lock until it ends: it is ended first.
+            # A copy holds psycopg's lock on the connection until it ends: it is ended
+            # first, before the transaction is left either way.
             copying = stack.enter_context(ExitStack())
             copy = copying.enter_context(cursor.copy(recorder.copy_statement))
             copy.set_types(["uuid", "int8", "text", "bytea"])
             self._copying, self._copy, self._stack = copying, copy, stack.pop_all()
+        return copy
 
     def commit(self) -> list[int]:
         """End the copy and commit; the positions of the events written, in order."""
-        stack, copying = self._stack, self._copying
+        stack, copying, cursor = self._stack, self._copying, self._cursor
         self._stack = self._copying = self._copy = None
-        if stack is None or copying is None:
+        if stack is None or copying is None or cursor is None:
             return []
         with stack:  # an error below leaves it with the error: rolled back
             copying.close()  # the last rows sent; the server's errors surface here
-            self._cursor.execute(self._recorder.last_id_statement)
-            row = self._cursor.fetchone()
+            cursor.execute(self._recorder.last_id_statement)
+            row = cursor.fetchone()
             assert row is not None
             last = int(row["last"])
         return list(range(last - self.count + 1, last + 1))

@@ -70,6 +70,7 @@ A = TypeVar("A", bound=Aggregate)
 P = ParamSpec("P")
 R = TypeVar("R")
 CONFLICT_ATTEMPTS = 3
+RACE_LOST = "the record was changed by someone else meanwhile; nothing was written, retry"
 
 
 def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
@@ -235,9 +236,7 @@ class BookOfBusiness(Application[UUID]):
                     self._evict(aggregate.id)
             if created:
                 raise AlreadyExists(created) from e
-            raise ConcurrencyConflict(
-                "the record was changed by someone else meanwhile; nothing was written, retry"
-            ) from e
+            raise ConcurrencyConflict(RACE_LOST) from e
         return positions
 
     def _evict(self, aggregate_id: UUID) -> None:
@@ -597,16 +596,8 @@ class BookOfBusiness(Application[UUID]):
         in one transaction committed only once the whole file is decided: the server
         inserts while Python decides. A file refused whole is rolled back (ADR 0028)."""
         assert isinstance(self.recorder, BulkPostgresRecorder)
-        recorded_at: list[datetime] = []
-
-        def encode(event: Any) -> StoredEvent:
-            if not recorded_at:  # recorded time: when the store takes the facts, lock held
-                recorded_at.append(datetime.now(UTC))
-            object.__setattr__(event, "timestamp", recorded_at[0])
-            return self.mapper.to_stored_event(event)
-
         try:
-            with self.recorder.copy_stream(encode) as stream:
+            with self.recorder.copy_stream(self._stamped_encoder()) as stream:
                 report, touched = apply_feed(rows, self._feed_loader(customers),
                                              today=self.today(), actor=actor, reason=reason,
                                              emitted=stream.write)
@@ -615,12 +606,10 @@ class BookOfBusiness(Application[UUID]):
                     return report  # the stream closes unwritten: rolled back
                 positions = stream.commit()
         except (IntegrityError, RecordConflictError) as e:
-            self._forget_feed(customers)  # decided partly or on stale state: read afresh
-            raise ConcurrencyConflict(
-                "the record was changed by someone else meanwhile; nothing was written, retry"
-            ) from e
+            self.warm_customers.forget(list(customers.values()))  # decided partly: read afresh
+            raise ConcurrencyConflict(RACE_LOST) from e
         except BaseException:
-            self._forget_feed(customers)
+            self.warm_customers.forget(list(customers.values()))
             raise
         for customer in touched.values():
             customer.collect_events()  # stored: no longer pending
@@ -631,10 +620,18 @@ class BookOfBusiness(Application[UUID]):
             progress(len(positions), len(positions))
         return report
 
-    def _forget_feed(self, customers: dict[str, Customer]) -> None:
-        self.warm_customers.forget(list(customers.values()))
-        for customer in customers.values():
-            self._evict(customer.id)
+    def _stamped_encoder(self) -> Callable[[Any], StoredEvent]:
+        """The mapper, each event first stamped with one recorded instant: taken at the
+        first event, when the store takes the facts (the table lock is held by then)."""
+        recorded_at: list[datetime] = []
+
+        def encode(event: Any) -> StoredEvent:
+            if not recorded_at:
+                recorded_at.append(datetime.now(UTC))
+            object.__setattr__(event, "timestamp", recorded_at[0])
+            return self.mapper.to_stored_event(event)
+
+        return encode
 
     # ---- time travel -------------------------------------------------------
 

@@ -14,12 +14,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from application import commands as c
+from application import recorders
 from application.recorders import CopyStream
 from application.service import BookOfBusiness
 from domain import identity
-from tests.projection_support import onboard
+from domain.customer import Customer
+from domain.values import Origin, Segment
+from tests.projection_support import JAN1, onboard
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +61,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     found: list[int] = []
     open_ = CopyStream._open
 
-    def counted(self: CopyStream) -> None:
+    def counted(self: CopyStream) -> Any:
         found.append(1)
-        open_(self)
+        return open_(self)
 
     monkeypatch.setattr(CopyStream, "_open", counted)
     return found
@@ -168,31 +172,53 @@ def test_a_failure_while_deciding_rolls_back_what_was_sent(
     assert pg_app.import_balances(night("F")).recorded == ROWS  # decided afresh, all of it
 
 
-@pytest.mark.parametrize("lost_after", [100, 400])  # mid-copy; at the last row, so at commit
+LOST_ROWS = 2_500  # enough rows after the cut that sending them fails, not only the commit
+
+
+@pytest.mark.parametrize(("lost_after", "surfaces"), [(100, "send"), (LOST_ROWS, "commit")])
 def test_a_connection_lost_midway_falls_back_and_writes_each_event_once(
-        pg_app: BookOfBusiness, monkeypatch: pytest.MonkeyPatch, lost_after: int) -> None:
+        pg_app: BookOfBusiness, monkeypatch: pytest.MonkeyPatch, lost_after: int,
+        surfaces: str) -> None:
     """The server ends the feed's connection (as a restart or a network cut would): nothing
     was committed, so the file is decided again and written the other way, once."""
-    rows = [(f"L{i:03d}", DAY, f"{100 + i}.00") for i in range(400)]  # rows past a buffer
-    for no, _, _ in rows:
-        onboard(pg_app, no)
+    numbers = [f"L{i:04d}" for i in range(LOST_ROWS)]
+    pg_app._store(*(Customer.onboard(
+        customer_no=no, name=f"{no} Co", segment=Segment.CORPORATE, branch="B1",
+        origin=Origin.NATURAL, marketed_by=None, used_branch_resources=False, on=JAN1,
+        today=pg_app.today(), actor="system", reason=None) for no in numbers))
     head = pg_app.max_position()
-    write = CopyStream.write
+    write, commit, library_error = CopyStream.write, CopyStream.commit, recorders._library_error
     lost: list[int] = []
+    failed: list[str] = []
 
     def cut(self: CopyStream, event: Any) -> None:
         write(self, event)
         if self.count == lost_after and not lost:
+            assert self._cursor is not None
             lost.append(self._cursor.connection.info.backend_pid)
             with pg_app.recorder.datastore.get_connection() as other:
                 other.execute("SELECT pg_terminate_backend(%s)", [lost[0]])
 
+    def sent(error: psycopg.Error) -> Exception:
+        failed.append("send")
+        return library_error(error)
+
+    def committed(self: CopyStream) -> list[int]:
+        try:
+            return commit(self)
+        except OperationalError:
+            failed.append("commit")
+            raise
+
     monkeypatch.setattr(CopyStream, "write", cut)
-    report = pg_app.import_balances(feed(rows))
-    assert lost and (report.recorded, report.written) == (400, True)
-    # no event twice, none lost (positions: the lost transaction's left a gap in the sequence)
-    assert len(pg_app.recorder.select_notifications(head + 1, 10_000)) == 400
-    assert all(len(stored(pg_app, no)) == 2 for no, _, _ in rows)  # onboarded, one balance
+    monkeypatch.setattr(recorders, "_library_error", sent)
+    monkeypatch.setattr(CopyStream, "commit", committed)
+    report = pg_app.import_balances(feed([(no, DAY, "100.00") for no in numbers]))
+    assert lost and failed == [surfaces]
+    assert (report.recorded, report.written) == (LOST_ROWS, True)
+    # each customer's balance once, none lost (the lost transaction left a gap in positions)
+    rows = pg_app.recorder.select_notifications(head + 1, 10 * LOST_ROWS)
+    assert len(rows) == LOST_ROWS == len({r.originator_id for r in rows})
 
 
 def test_a_send_that_fails_midway_falls_back_too(pg_app: BookOfBusiness,
@@ -242,6 +268,6 @@ def test_a_write_racing_a_streamed_feed_is_retried_not_lost(
     report = feed_process.import_balances(night("A", on=date(2026, 1, 3)))
     monkeypatch.undo()
     assert (report.recorded, raced) == (ROWS, [date(2026, 1, 9)])
-    assert commits == [ROWS, ROWS]  # the raced attempt committed nothing
+    assert commits == [ROWS, ROWS]  # one committed import each
     balances = feed_process.customer("A100").balances
     assert balances[date(2026, 1, 9)] == (5000, 0) and balances[date(2026, 1, 3)] == (20000, 0)
