@@ -33,18 +33,7 @@ from typing import Any, overload
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    InternalError,
-    NotSupportedError,
-    OperationalError,
-    PersistenceError,
-    ProgrammingError,
-    StoredEvent,
-)
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
@@ -88,22 +77,6 @@ class EncodedAsRead(Sequence[StoredEvent]):
         if isinstance(index, slice):
             return [self._encode(event) for event in self._events[index]]
         return self._encode(self._events[index])
-
-
-# As `PostgresDatastore.get_connection` maps them; subclasses of DatabaseError before it.
-_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
-    (psycopg.InterfaceError, InterfaceError), (psycopg.OperationalError, OperationalError),
-    (psycopg.DataError, DataError), (psycopg.IntegrityError, IntegrityError),
-    (psycopg.InternalError, InternalError), (psycopg.ProgrammingError, ProgrammingError),
-    (psycopg.NotSupportedError, NotSupportedError), (psycopg.DatabaseError, DatabaseError))
-
-
-def _library_error(error: psycopg.Error) -> PersistenceError:
-    """psycopg's error as the library's recorders raise it."""
-    for theirs, ours in _LIBRARY_ERRORS:
-        if isinstance(error, theirs):
-            return ours(str(error))
-    return PersistenceError(str(error))
 
 
 def _hex(originator_id: UUID | str) -> str:
@@ -201,9 +174,18 @@ class CopyStream:
         s = self._encode(event)
         try:
             copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
-        except psycopg.Error as e:  # sent outside the library's connection context
-            raise _library_error(e) from e
+        except psycopg.Error as e:
+            self._fail(e)
         self.count += 1
+
+    def _fail(self, error: psycopg.Error) -> None:
+        """End the transaction with an error raised while sending: thrown into its contexts
+        as if raised inside them, so the copy fails, the transaction rolls back and the
+        library's connection context raises it as its own (`OperationalError` …)."""
+        stack = self._stack
+        self._stack = self._copying = self._copy = None
+        if stack is None or not stack.__exit__(type(error), error, error.__traceback__):
+            raise error
 
     def _open(self) -> Copy:
         recorder = self._recorder

@@ -596,20 +596,20 @@ class BookOfBusiness(Application[UUID]):
         in one transaction committed only once the whole file is decided: the server
         inserts while Python decides. A file refused whole is rolled back (ADR 0028)."""
         assert isinstance(self.recorder, BulkPostgresRecorder)
+        loaded = list(customers.values())
         try:
             with self.recorder.copy_stream(self._stamped_encoder()) as stream:
                 report, touched = apply_feed(rows, self._feed_loader(customers),
                                              today=self.today(), actor=actor, reason=reason,
                                              emitted=stream.write)
                 if report.invalid and not skip_invalid:
-                    self.warm_customers.forget(list(customers.values()))
+                    self.warm_customers.forget(loaded)  # they hold events not stored
                     return report  # the stream closes unwritten: rolled back
                 positions = stream.commit()
-        except (IntegrityError, RecordConflictError) as e:
-            self.warm_customers.forget(list(customers.values()))  # decided partly: read afresh
-            raise ConcurrencyConflict(RACE_LOST) from e
-        except BaseException:
-            self.warm_customers.forget(list(customers.values()))
+        except BaseException as e:
+            self.warm_customers.forget(loaded)  # decided partly, or on stale state
+            if isinstance(e, IntegrityError | RecordConflictError):
+                raise ConcurrencyConflict(RACE_LOST) from e
             raise
         for customer in touched.values():
             customer.collect_events()  # stored: no longer pending
