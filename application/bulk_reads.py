@@ -101,13 +101,15 @@ def stored_streams(recorder: Any, ids: Sequence[UUID], after: Mapping[UUID, int]
     table = _Table(recorder)
     for chunk in chunks(ids):
         if table.postgres:
-            # Each stream with its own lower bound, one index range each (LATERAL: a plain
-            # join was planned as a scan of the whole table, without statistics, per chunk).
+            # Each stream with its own lower bound, one index range each. `OFFSET 0` keeps
+            # the planner from flattening the LATERAL read into a join: flattened, it hashed
+            # the streams asked for and scanned the whole event table for them (ten new
+            # customers, 115 ms at 570,000 events, growing with the store; 0.65 ms fenced).
             statement = (f"SELECT s.id, e.originator_version, e.topic, e.state "
                          "FROM unnest(%s::uuid[], %s::int[]) WITH ORDINALITY AS s(id, v, n) "
                          f"CROSS JOIN LATERAL (SELECT originator_version, topic, state "
                          f"FROM {table.name} WHERE originator_id = s.id "
-                         "AND originator_version > s.v) AS e "
+                         "AND originator_version > s.v OFFSET 0) AS e "
                          "ORDER BY s.n, e.originator_version")
             params: list[Any] = [list(chunk), [after.get(i, 0) for i in chunk]]
         else:

@@ -537,7 +537,7 @@ class BookOfBusiness(Application[UUID]):
         """Validate a whole balance feed, then write it in large transactions. On PostgreSQL a
         night's file is copied as it is decided and committed once all of it is (ADR 0028)."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
-        numbers = sorted({r.customer_no for r in rows if isinstance(r, BalanceRow)})
+        numbers = list(dict.fromkeys([r.customer_no for r in rows if type(r) is BalanceRow]))
         with self._feed_lock:
             customers = self.warm_customers.get(numbers)
             if self._streams(rows, len(customers) < len(numbers), skip_invalid):

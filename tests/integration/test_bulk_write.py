@@ -19,6 +19,7 @@ from application import commands as c
 from application.bulk_reads import _Table
 from application.recorders import COPY_FROM, EncodedAsRead
 from application.service import BookOfBusiness
+from domain import identity
 from domain.errors import ConcurrencyConflict
 from tests.projection_support import onboard
 
@@ -200,3 +201,30 @@ def test_the_feeds_bulk_reads_are_planned_for_a_few_rows(app: BookOfBusiness) ->
     with app.recorder.datastore.transaction(commit=False) as cursor:  # other reads keep theirs
         cursor.execute("SELECT current_setting('max_parallel_workers_per_gather') AS w")
         assert cursor.fetchone()["w"] != "0"
+
+
+def test_warm_customers_beyond_the_limit_are_dropped_by_stream_and_by_number(
+        app: BookOfBusiness) -> None:
+    """The warm set is bounded: the oldest go, from both of its indexes at once, and a
+    customer dropped comes back from the store, with its balances, when a file names it."""
+    for no in ("A", "B", "C"):
+        onboard(app, no)
+    warm = app.warm_customers
+    warm.limit = 2
+    app.import_balances(feed([(no, date(2026, 1, 2), "10.00") for no in "ABC"]))
+
+    def held() -> set[str]:
+        by_stream = {c.customer_no for key, c in warm.customers.items()
+                     if key == identity.customer_id(c.customer_no).hex}
+        assert by_stream == set(warm.by_number)  # the two indexes in step
+        assert all(warm.by_number[no] is warm.customers[identity.customer_id(no).hex]
+                   for no in by_stream)
+        return by_stream
+
+    kept = held()
+    assert len(kept) == 2
+    (dropped,) = set("ABC") - kept
+    again = app.import_balances(feed([(dropped, date(2026, 1, 2), "10.00"),
+                                      (dropped, date(2026, 1, 3), "11.00")]))
+    assert (again.unchanged, again.recorded) == (1, 1)  # read back with its January 2nd
+    assert dropped in held() and len(held()) == 2
