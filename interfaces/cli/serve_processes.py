@@ -41,6 +41,10 @@ from interfaces.cli.connection_share import NO_PROCESS, ConnectionShare, spreadi
 STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start (uvicorn.config)
 GRACEFUL_SECONDS = 20  # a stopping process finishes its requests for this long (uvicorn)…
 STOP_SECONDS = 30.0  # …and is killed if it is still there after this
+# A stopping process stops accepting, then waits this long before uvicorn closes every
+# connection with no request in progress: one accepted a moment before the stop (SIGHUP's
+# roll stops processes while clients connect) gets to ask its first request, and is answered.
+FIRST_REQUEST_SECONDS = 1.0
 READY_SECONDS = 120.0  # a successor on SIGHUP gets this long to serve, else the old one stays
 EARLY_DEATH_SECONDS = 10.0  # a process that dies sooner than this was not well
 MAX_BACKOFF_SECONDS = 30.0
@@ -93,9 +97,16 @@ def serve_one(sock: socket.socket, options: dict[str, Any], ready: Event,
     connections even, telling its own count at index `me` (ADR 0025)."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for listening in self.servers:
+                listening.close()  # no new connections: the other processes take them
+            await asyncio.sleep(FIRST_REQUEST_SECONDS)
+            await super().shutdown(sockets)
+
     _stop_with(supervisor)
     config = uvicorn.Config(**options, workers=1, timeout_graceful_shutdown=GRACEFUL_SECONDS)
-    server = uvicorn.Server(config)
+    server = Server(config)
     share = None
     if counts is not None:
         config.load()  # the app, so that it can be wrapped; serve() then loads nothing

@@ -317,6 +317,24 @@ def test_sighup_replaces_every_process_while_the_port_keeps_answering(
     assert server.poll() is None and _answers(port)
 
 
+@pytest.mark.integration
+def test_a_connection_accepted_just_before_its_process_stops_is_answered(
+        serving: tuple[subprocess.Popen[bytes], int, Path]) -> None:
+    """SIGHUP's roll stops each old process while clients connect. uvicorn closes at once
+    every connection with no request in progress, so one accepted a moment before the stop
+    was closed unanswered; a stopping process now stops accepting and lets it ask first."""
+    _, port, log = serving
+    pids, (sock,) = _opened(1, serving)
+    try:
+        holder = holders(port, pids)[sock.getsockname()[1]]
+        os.kill(holder, signal.SIGTERM)
+        time.sleep(0.3)  # past uvicorn's tick (0.1 s): its shutdown has begun
+        answer = _health(sock)
+        assert answer.startswith(b"HTTP/1.1 200"), (answer, log.read_text())
+    finally:
+        sock.close()
+
+
 def _tell_a_mark(sock: socket.socket, options: dict[str, Any], ready: Any, supervisor: int,
                  counts: Any, me: int) -> None:
     """A stand-in server process: tells the mark `100 + me` where it was given, then waits."""
