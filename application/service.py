@@ -537,10 +537,12 @@ class BookOfBusiness(Application[UUID]):
         """Validate a whole balance feed, then write it in large transactions. On PostgreSQL a
         night's file is copied as it is decided and committed once all of it is (ADR 0028)."""
         rows = data if isinstance(data, list) else parse_feed(data, fmt)
-        numbers = list(dict.fromkeys([r.customer_no for r in rows if type(r) is BalanceRow]))
+        named = [r.customer_no for r in rows if type(r) is BalanceRow]  # one per valid row
+        numbers = list(dict.fromkeys(named))
         with self._feed_lock:
             customers = self.warm_customers.get(numbers)
-            if self._streams(rows, len(customers) < len(numbers), skip_invalid):
+            refused = len(named) < len(rows) or len(customers) < len(numbers)
+            if self._streams(len(named), refused, skip_invalid):
                 try:
                     return self._import_streamed(rows, customers, skip_invalid=skip_invalid,
                                                  actor=actor, reason=reason, progress=progress)
@@ -578,15 +580,13 @@ class BookOfBusiness(Application[UUID]):
 
         return load
 
-    def _streams(self, rows: list[BalanceRow | InvalidRow], customers_missing: bool,
-                 skip_invalid: bool) -> bool:
-        """Whether a feed is copied to the store as its rows are decided (ADR 0028): on
-        PostgreSQL, a night's file, unless it is refused whole already (a row that does not
-        parse, a customer not found): that one is decided without taking the lock."""
+    def _streams(self, valid: int, refused: bool, skip_invalid: bool) -> bool:
+        """Whether a feed of `valid` rows is copied to the store as its rows are decided
+        (ADR 0028): on PostgreSQL, a night's file, unless it is `refused` whole already (a
+        row that does not parse, a customer not found): that one is decided without taking
+        the lock."""
         if not isinstance(self.recorder, BulkPostgresRecorder):
             return False
-        valid = sum(type(r) is BalanceRow for r in rows)
-        refused = valid < len(rows) or customers_missing
         return valid in STREAMED_ROWS and (skip_invalid or not refused)
 
     def _import_streamed(self, rows: list[BalanceRow | InvalidRow],

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from eventsourcing.domain import (
     Aggregate,
-    CanMutateAggregate,
     DomainEvent,
     ProgrammingError,
     _check_explicit_topic_is_registered,
@@ -53,7 +52,6 @@ def build_event(event_class: type, kwargs: dict[str, Any]) -> Any:
 
 
 _checked: set[type] = set()
-_BASE_MUTATE = CanMutateAggregate.mutate
 
 
 class BookAggregate(Aggregate):
@@ -84,12 +82,5 @@ class BookAggregate(Aggregate):
         if kwargs.get("timestamp") is None:
             kwargs["timestamp"] = event_class.create_timestamp()
         event = build_event(event_class, kwargs)
-        if event_class.mutate is _BASE_MUTATE:
-            # The library's mutate, less its two checks: this event was built just above
-            # from this aggregate's id and next version, so both hold by construction.
-            event.apply(self)
-            self.version = event.originator_version
-            self.modified_on = event.timestamp
-        else:
-            event.mutate(self)
+        event.mutate(self)
         self.pending_events.append(event)
