@@ -188,6 +188,37 @@ class ViewDatabase:
     def fetchone(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(statement, params).fetchone()
 
+    def fetch_together(self, *queries: tuple[str, Sequence[Any]]) -> list[list[Any]]:
+        """The rows of each statement, all read in one snapshot (unless the caller's
+        transaction is already open: then in its). PostgreSQL: sent in one pipeline, one
+        round trip instead of one each (a customer's year of attribution: 0.95 → 0.52 ms;
+        docs/performance.md), inside a REPEATABLE READ transaction, since READ COMMITTED
+        would give each statement its own snapshot. SQLite: a read transaction."""
+        conn = self.connection()
+        if self.backend == "sqlite":
+            opened = not conn.in_transaction
+            if opened:
+                conn.execute("BEGIN")
+            try:
+                return [self.fetchall(s, p) for s, p in queries]
+            finally:
+                if opened:
+                    conn.execute("COMMIT")
+        from psycopg.pq import TransactionStatus
+
+        opened = conn.info.transaction_status == TransactionStatus.IDLE
+        cursors = []
+        with conn.pipeline():
+            if opened:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for statement, params in queries:
+                cursor = conn.cursor(binary=True)
+                cursor.execute(self._sql(statement), params)
+                cursors.append(cursor)
+            if opened:
+                conn.execute("COMMIT")
+        return [list(cursor.fetchall()) for cursor in cursors]
+
     def fetch_in(self, statement: str, keys: Sequence[Any], *params: Any) -> list[Any]:
         """Rows of `statement` for many keys: its `IN ({in})` stands for the key list,
         bound before `params`. SQLite: the placeholders of up to `CHUNK` keys at a time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,13 @@ from projections.book import BookProjection
 from projections.db import ViewDatabase
 
 Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    doc: Doc
+    deposits: dict[date, int]  # end-of-day deposit balances, fen
+    non_deposit: list[tuple[date, str, int]]  # (day, kind, amount in fen), in order
 
 
 class BookReader:
@@ -66,6 +74,23 @@ class BookReader:
         return any(self.db.fetchone(f"SELECT 1 FROM {self.t(table)} WHERE branch = ? LIMIT 1",
                                     (code,)) for table in ("managers", "customers"))
 
+    def customer_facts(self, customer_no: str, start: date, end: date) -> CustomerFacts | None:
+        """What a customer's attribution over [start, end] reads, in one snapshot and one
+        round trip: its document, its deposits up to `end`, its non-deposit business."""
+        t = self.t
+        found, balances, business = self.db.fetch_together(
+            (f"SELECT doc FROM {t('customers')} WHERE customer_no=?", (customer_no,)),
+            (f"SELECT day, deposit FROM {t('balances')} WHERE customer_no=? AND day<=? "
+             "ORDER BY day", (customer_no, end.isoformat())),
+            (f"SELECT day, kind, amount FROM {t('non_deposit')} "
+             "WHERE customer_no=? AND day>=? AND day<=? ORDER BY day, position",
+             (customer_no, start.isoformat(), end.isoformat())))
+        if not found:
+            return None
+        return CustomerFacts(orjson.loads(found[0][0]),
+                             {date.fromisoformat(d): dep for d, dep in balances},
+                             [(date.fromisoformat(d), k, a) for d, k, a in business])
+
     def deposits(self, customer_no: str, until: date | None = None) -> dict[date, int]:
         """Recorded end-of-day deposit balances (fen) up to `until`."""
         return {d: dep for d, (dep, _) in self.balances(customer_no, until).items()}
@@ -86,12 +111,6 @@ class BookReader:
         if not row or row[0] is None:
             return None
         return date.fromisoformat(row[0]), date.fromisoformat(row[1])
-
-    def non_deposit(self, customer_no: str, start: date, end: date) -> list[tuple[date, str, int]]:
-        rows = self.db.fetchall(f"SELECT day, kind, amount FROM {self.t('non_deposit')} "
-                                "WHERE customer_no=? AND day>=? AND day<=? ORDER BY day, position",
-                                (customer_no, start.isoformat(), end.isoformat()))
-        return [(date.fromisoformat(d), k, a) for d, k, a in rows]
 
     def visits(self, customer_nos: list[str], start: date, end: date
                ) -> dict[str, list[tuple[date, str]]]:

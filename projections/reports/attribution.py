@@ -46,7 +46,10 @@ def ended_on(doc: Doc) -> date | None:
 
 
 def ledger(reader: BookReader, doc: Doc, start: date, end: date) -> Attribution:
-    deposits = reader.deposits(doc["no"], end)
+    return ledger_of(doc, reader.deposits(doc["no"], end), start, end)
+
+
+def ledger_of(doc: Doc, deposits: dict[date, int], start: date, end: date) -> Attribution:
     return CustomerLedger(deposits, chain_of(doc), branch_party(doc), ended_on(doc),
                           window=(start, end)).attribute(start, end)
 
@@ -54,14 +57,15 @@ def ledger(reader: BookReader, doc: Doc, start: date, end: date) -> Attribution:
 def customer_attribution(reader: BookReader, customer_no: str, start: date, end: date
                          ) -> dict[str, Any] | None:
     """The API shape of GET /v1/customers/{no}/attribution."""
-    doc = reader.customer(customer_no)
-    if doc is None:
+    facts = reader.customer_facts(customer_no, start, end)
+    if facts is None:
         return None
-    result = ledger(reader, doc, start, end)
+    doc = facts.doc
+    result = ledger_of(doc, facts.deposits, start, end)
     averages = round_daily_averages(result.shares, result.total, result.days)
     balance_days = round_shares(result.shares, result.total)
     non_deposit = attribute_non_deposit(
-        [(on, amount) for on, _kind, amount in reader.non_deposit(customer_no, start, end)],
+        [(on, amount) for on, _kind, amount in facts.non_deposit],
         chain_of(doc), branch_party(doc), ended_on(doc))
     nd_rounded = round_shares(non_deposit.shares)
     return {

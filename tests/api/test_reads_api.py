@@ -91,6 +91,9 @@ def test_branch_reports(shared_api: Api) -> None:
     problem(shared_api.get("/v1/visits/compliance", params={"period": "2027-Q1"}), 422,
             "date_out_of_range", "period")
     problem(shared_api.get("/v1/tiers", params={"branch": "B7"}), 404, "not_found")
+    # before any of its managers was hired B1 lists none, and still exists
+    early = shared_api.get("/v1/tiers", params={"branch": "B1", "as_of": "2019-12-31"})
+    assert early.status_code == 200 and early.json()["managers"] == []
     problem(shared_api.get("/v1/branches/B7/targets",
                            params={"from": "2026-01-01", "to": "2026-01-31"}), 404, "not_found")
     problem(shared_api.get("/v1/scorecards/M404", params={"period": "2026-Q1"}), 404,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -80,3 +82,46 @@ def test_a_statement_failing_otherwise_is_not_retried(db: ViewDatabase) -> None:
     with pytest.raises(Exception, match=r"(?i)null"), db.transaction():
         db.fetchall_or_else("INSERT INTO docs (no, day, amount, doc) VALUES ('X', NULL, 1, ?) "
                             "RETURNING no", "SELECT 1", (b"{}",))
+
+
+def test_statements_read_together_see_one_snapshot_though_a_write_commits_between_them(
+        db: ViewDatabase, database_url: str) -> None:
+    # The first statement pauses 0.4 s; meanwhile another connection adds a row and
+    # commits. The second statement must not see it: a customer's document and balances
+    # are read as of one moment. (READ COMMITTED, or one transaction per statement, would.)
+    if db.backend == "sqlite":
+        db.connection().create_function("pg_sleep", 1, time.sleep)
+    writer = ViewDatabase(Settings(database_url=database_url))
+
+    def write_meanwhile() -> None:
+        time.sleep(0.1)
+        with writer.transaction():
+            writer.execute("INSERT INTO docs (no, day, amount, doc) VALUES (?, ?, 1, ?)",
+                           ("N00001", "2025-02-01", b"{}"))
+
+    thread = threading.Thread(target=write_meanwhile)
+    thread.start()
+    try:
+        first, second, rows = db.fetch_together(
+            ("SELECT COUNT(*), pg_sleep(0.4) FROM docs", ()),
+            ("SELECT COUNT(*) FROM docs", ()),
+            ("SELECT no, amount FROM docs WHERE no = ? OR no = ?", ("C00002", "N00001")))
+    finally:
+        thread.join()
+        writer.close()
+    assert first[0][0] == second[0][0] == 1_200
+    assert [tuple(r) for r in rows] == [("C00002", 2 * 1_000_000_007)]
+    assert db.fetchone("SELECT COUNT(*) FROM docs")[0] == 1_201  # and it did commit
+    if db.backend == "sqlite":
+        assert not db.connection().in_transaction  # the read transaction ended
+
+
+def test_statements_read_together_inside_a_transaction_see_its_writes(db: ViewDatabase) -> None:
+    with db.transaction():
+        db.execute("UPDATE docs SET amount = 0 WHERE no = ?", ("C00003",))
+        [[(amount,)], [(count,)]] = db.fetch_together(
+            ("SELECT amount FROM docs WHERE no = ?", ("C00003",)),
+            ("SELECT COUNT(*) FROM docs", ()))
+        db.execute("UPDATE docs SET amount = 1 WHERE no = ?", ("C00004",))  # still open
+    assert (amount, count) == (0, 1_200)
+    assert db.fetchone("SELECT amount FROM docs WHERE no = ?", ("C00004",))[0] == 1

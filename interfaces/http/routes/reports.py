@@ -44,9 +44,11 @@ def get_tiers(principal: Reader, bank: Bank, projector: ReadSide, known_at: Know
               branch: BranchQuery = None, as_of: AsOfQuery = None) -> dict[str, Any]:
     chosen = branch_filter(principal, branch)
     with book_reader(projector, known_at) as reader:
-        if chosen is not None and not reader.has_branch(chosen):  # as /v1/vip and compliance do
-            raise NotFound(f"branch {chosen} not found", field="branch")
-        return tiers.branch_tiers(reader, chosen, on_date(bank, as_of))
+        found = tiers.branch_tiers(reader, chosen, on_date(bank, as_of))
+        # A branch that lists a manager exists: only an empty list costs the probes.
+        if chosen is not None and not found["managers"] and not reader.has_branch(chosen):
+            raise NotFound(f"branch {chosen} not found", field="branch")  # as /v1/vip does
+        return found
 
 
 @router.get("/visits/compliance", response_model=report_responses.ComplianceOut, responses=for_read(),
