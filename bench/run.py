@@ -28,7 +28,7 @@ from application.settings import Settings
 from bench import baselines, http_load, projecting, queries
 from bench.child import profiled
 from bench.load import Loaded, load_year
-from bench.store import fresh_store
+from bench.store import KEEP, fresh_store
 from projections.replay import book_reader
 from projections.runner import Projector
 
@@ -160,7 +160,7 @@ def run(backend: str, scale: str, seed: int, say: Say, progress: Progress,
         "commit": _commit(),
     }
     started = time.perf_counter()
-    with fresh_store(backend) as settings:
+    with fresh_store(backend, keep=KEEP) as settings:
         profile = profile_dir / f"{backend}-{scale}-ingest.txt" if profile_dir else None
         result["ingest"], loaded = ingest(settings, scale, seed, say, progress, profile)
         result["commands"] = commands(loaded)

@@ -63,3 +63,19 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
     assert sum(http["statuses"].values()) == sum(k["n"] for k in http["by_kind"].values())
     for name in ("ingest", "rebuild", "queries", "http"):
         assert name in result.output
+
+
+def test_a_kept_run_keeps_only_the_loaded_store(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    # RMBOOK_BENCH_KEEP keeps the loaded store; a baseline's store is removed as usual,
+    # so a kept run does not write a baseline's gigabyte back to disk while it measures.
+    import tempfile
+
+    from bench.store import fresh_store
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with fresh_store("sqlite", keep=True) as kept, fresh_store("sqlite") as baseline:
+        for settings in (kept, baseline):
+            Path(settings.eventsourcing_env()["SQLITE_DBNAME"]).write_bytes(b"")
+    assert Path(kept.eventsourcing_env()["SQLITE_DBNAME"]).exists()
+    assert not Path(baseline.eventsourcing_env()["SQLITE_DBNAME"]).exists()
