@@ -208,15 +208,24 @@ class ViewDatabase:
 
         opened = conn.info.transaction_status == TransactionStatus.IDLE
         cursors = []
-        with conn.pipeline():
-            if opened:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            for statement, params in queries:
-                cursor = conn.cursor(binary=True)
-                cursor.execute(self._sql(statement), params)
-                cursors.append(cursor)
-            if opened:
-                conn.execute("COMMIT")
+        try:
+            with conn.pipeline():
+                if opened:
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                for statement, params in queries:
+                    cursor = conn.cursor(binary=True)
+                    cursor.execute(self._sql(statement), params)
+                    cursors.append(cursor)
+                if opened:
+                    conn.execute("COMMIT")
+        except BaseException:
+            # A failed statement skips the pipeline's COMMIT and leaves the transaction
+            # open, aborted: every later statement of this thread's connection would fail
+            # (or, were it interrupted, run read-only in the old snapshot).
+            if opened and conn.info.transaction_status in (TransactionStatus.INTRANS,
+                                                           TransactionStatus.INERROR):
+                conn.execute("ROLLBACK")
+            raise
         return [list(cursor.fetchall()) for cursor in cursors]
 
     def fetch_in(self, statement: str, keys: Sequence[Any], *params: Any) -> list[Any]:

@@ -125,3 +125,15 @@ def test_statements_read_together_inside_a_transaction_see_its_writes(db: ViewDa
         db.execute("UPDATE docs SET amount = 1 WHERE no = ?", ("C00004",))  # still open
     assert (amount, count) == (0, 1_200)
     assert db.fetchone("SELECT amount FROM docs WHERE no = ?", ("C00004",))[0] == 1
+
+
+def test_a_statement_failing_among_those_read_together_leaves_the_connection_usable(
+        db: ViewDatabase) -> None:
+    with pytest.raises(Exception, match=r"(?i)no_such_table"):
+        db.fetch_together(("SELECT COUNT(*) FROM docs", ()),
+                          ("SELECT * FROM no_such_table", ()))
+    # the read transaction it opened is ended, not left aborted (or open) on the connection
+    assert db.fetchone("SELECT COUNT(*) FROM docs")[0] == 1_200
+    with db.transaction():
+        db.execute("UPDATE docs SET amount = 7 WHERE no = ?", ("C00005",))
+    assert db.fetchone("SELECT amount FROM docs WHERE no = ?", ("C00005",))[0] == 7
