@@ -32,11 +32,6 @@ class BookReader:
     def history(self) -> RulebookHistory:
         return self.projection.history
 
-    def customer(self, customer_no: str) -> Doc | None:
-        row = self.db.fetchone(f"SELECT doc FROM {self.t('customers')} WHERE customer_no=?",
-                               (customer_no,))
-        return orjson.loads(row[0]) if row else None
-
     def customers(self, numbers: list[str]) -> dict[str, Doc]:
         return {no: orjson.loads(doc) for no, doc in self.db.fetch_in(
             f"SELECT customer_no, doc FROM {self.t('customers')} WHERE customer_no IN ({{in}})",
@@ -77,23 +72,24 @@ class BookReader:
     def customer_facts(self, customer_no: str, start: date, end: date) -> CustomerFacts | None:
         """What a customer's attribution over [start, end] reads, in one snapshot and one
         round trip: its document, its deposits up to `end`, its non-deposit business."""
-        t = self.t
-        found, balances, business = self.db.fetch_together(
-            (f"SELECT doc FROM {t('customers')} WHERE customer_no=?", (customer_no,)),
-            (f"SELECT day, deposit FROM {t('balances')} WHERE customer_no=? AND day<=? "
-             "ORDER BY day", (customer_no, end.isoformat())),
-            (f"SELECT day, kind, amount FROM {t('non_deposit')} "
+        found, deposits, business = self.db.fetch_together(
+            (f"SELECT doc FROM {self.t('customers')} WHERE customer_no=?", (customer_no,)),
+            self._deposits_until(customer_no, end),
+            (f"SELECT day, kind, amount FROM {self.t('non_deposit')} "
              "WHERE customer_no=? AND day>=? AND day<=? ORDER BY day, position",
              (customer_no, start.isoformat(), end.isoformat())))
         if not found:
             return None
-        return CustomerFacts(orjson.loads(found[0][0]),
-                             {date.fromisoformat(d): dep for d, dep in balances},
+        return CustomerFacts(orjson.loads(found[0][0]), _by_day(deposits),
                              [(date.fromisoformat(d), k, a) for d, k, a in business])
 
-    def deposits(self, customer_no: str, until: date | None = None) -> dict[date, int]:
+    def deposits(self, customer_no: str, until: date) -> dict[date, int]:
         """Recorded end-of-day deposit balances (fen) up to `until`."""
-        return {d: dep for d, (dep, _) in self.balances(customer_no, until).items()}
+        return _by_day(self.db.fetchall(*self._deposits_until(customer_no, until)))
+
+    def _deposits_until(self, customer_no: str, until: date) -> tuple[str, tuple[str, str]]:
+        return (f"SELECT day, deposit FROM {self.t('balances')} WHERE customer_no=? AND day<=? "
+                "ORDER BY day", (customer_no, until.isoformat()))
 
     def balances(self, customer_no: str, until: date | None = None
                  ) -> dict[date, tuple[int, int]]:
@@ -150,3 +146,8 @@ class BookReader:
             if term["effective_on"] <= on:
                 found = term["custodian"]
         return found
+
+
+def _by_day(rows: list[Any]) -> dict[date, int]:
+    """(ISO day, fen) rows as a day-keyed mapping."""
+    return {date.fromisoformat(d): fen for d, fen in rows}

@@ -196,7 +196,7 @@ def test_three_handover_chain_worked_by_hand(app: BookOfBusiness) -> None:
 
         # The projection keeps every base as the write side computed it (nothing corrected).
         with book_reader(read_side) as reader:
-            doc = reader.customer("Y")
+            doc = reader.customers(["Y"])["Y"]
             m3 = manager_attribution(reader, "M3", JUL1, JUL31)
         assert doc is not None
         bases = [(t["base_start"], t["base_end"], t["base_balance_days"] // t["base_days"])
@@ -232,7 +232,7 @@ def test_correction_inside_the_base_window_moves_base_and_attribution(
         assert parties(july) == {"M2": "420000.00", "M1": "680000.00", "branch:B1": "400000.00"}
 
         with book_reader(read_side) as reader:
-            doc = reader.customer("X")
+            doc = reader.customers(["X"])["X"]
         assert doc is not None
         term = doc["chain"][-1]
         assert term["mode"] == "handover"

@@ -86,32 +86,41 @@ def test_a_statement_failing_otherwise_is_not_retried(db: ViewDatabase) -> None:
 
 def test_statements_read_together_see_one_snapshot_though_a_write_commits_between_them(
         db: ViewDatabase, database_url: str) -> None:
-    # The first statement pauses 0.4 s; meanwhile another connection adds a row and
-    # commits. The second statement must not see it: a customer's document and balances
-    # are read as of one moment. (READ COMMITTED, or one transaction per statement, would.)
+    # The first statement pauses; meanwhile another connection adds a row and commits.
+    # The second statement must not see it: a customer's document and balances are read
+    # as of one moment. (READ COMMITTED, or one transaction per statement, would.)
     if db.backend == "sqlite":
         db.connection().create_function("pg_sleep", 1, time.sleep)
     writer = ViewDatabase(Settings(database_url=database_url))
+    connected = threading.Event()
+    committed_at: list[float] = []
 
     def write_meanwhile() -> None:
+        writer.connection()
+        connected.set()
         time.sleep(0.1)
         with writer.transaction():
             writer.execute("INSERT INTO docs (no, day, amount, doc) VALUES (?, ?, 1, ?)",
                            ("N00001", "2025-02-01", b"{}"))
+        committed_at.append(time.monotonic())
 
     thread = threading.Thread(target=write_meanwhile)
     thread.start()
     try:
+        assert connected.wait(10)
         first, second, rows = db.fetch_together(
-            ("SELECT COUNT(*), pg_sleep(0.4) FROM docs", ()),
+            ("SELECT COUNT(*), pg_sleep(0.6) FROM docs", ()),
             ("SELECT COUNT(*) FROM docs", ()),
             ("SELECT no, amount FROM docs WHERE no = ? OR no = ?", ("C00002", "N00001")))
+        returned_at = time.monotonic()
     finally:
         thread.join()
         writer.close()
+    # the write did commit while the statements were being read, or the test shows nothing
+    assert committed_at and committed_at[0] < returned_at
     assert first[0][0] == second[0][0] == 1_200
     assert [tuple(r) for r in rows] == [("C00002", 2 * 1_000_000_007)]
-    assert db.fetchone("SELECT COUNT(*) FROM docs")[0] == 1_201  # and it did commit
+    assert db.fetchone("SELECT COUNT(*) FROM docs")[0] == 1_201
     if db.backend == "sqlite":
         assert not db.connection().in_transaction  # the read transaction ended
 
