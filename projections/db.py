@@ -195,18 +195,13 @@ class ViewDatabase:
         READ COMMITTED would give each statement its own snapshot. SQLite: a read
         transaction. Inside a caller's open transaction they run in it, at its isolation:
         on PostgreSQL (READ COMMITTED) that is not one snapshot (ADR 0029)."""
-        conn = self.connection()
         if self.backend == "sqlite":
-            opened = not conn.in_transaction
-            if opened:
-                conn.execute("BEGIN")
-            try:
+            with self.snapshot():
                 return [self.fetchall(s, p) for s, p in queries]
-            finally:
-                if opened:
-                    conn.execute("COMMIT")
         import psycopg
         from psycopg.pq import TransactionStatus
+
+        conn = self.connection()
 
         opened = conn.info.transaction_status == TransactionStatus.IDLE
         cursors = []
@@ -269,6 +264,40 @@ class ViewDatabase:
                 return self.fetchall(statement, params), False
         except psycopg.errors.UniqueViolation:
             return self.fetchall(fallback, params), True
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the views as of one moment: a report over many customers never
+        pairs a document from before a catch-up's commit with balances from after it.
+        PostgreSQL: a REPEATABLE READ READ ONLY transaction; SQLite: a read transaction
+        (under WAL it blocks no writer). Inside a caller's open transaction: that one, at
+        its isolation (ADR 0029)."""
+        conn = self.connection()
+        if self.backend == "sqlite":
+            if conn.in_transaction:
+                yield
+                return
+            conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            return
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            yield
+            return
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        except BaseException:
+            with suppress(psycopg.Error):  # the body's error is the one to report
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

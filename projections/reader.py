@@ -74,22 +74,36 @@ class BookReader:
         round trip: its document, its deposits up to `end`, its non-deposit business."""
         found, deposits, business = self.db.fetch_together(
             (f"SELECT doc FROM {self.t('customers')} WHERE customer_no=?", (customer_no,)),
-            self._deposits_until(customer_no, end),
+            (f"SELECT day, deposit FROM {self.t('balances')} WHERE customer_no=? AND day<=? "
+             "ORDER BY day", (customer_no, end.isoformat())),
             (f"SELECT day, kind, amount FROM {self.t('non_deposit')} "
              "WHERE customer_no=? AND day>=? AND day<=? ORDER BY day, position",
              (customer_no, start.isoformat(), end.isoformat())))
         if not found:
             return None
-        return CustomerFacts(orjson.loads(found[0][0]), _by_day(deposits),
+        return CustomerFacts(orjson.loads(found[0][0]),
+                             {date.fromisoformat(d): fen for d, fen in deposits},
                              [(date.fromisoformat(d), k, a) for d, k, a in business])
 
-    def deposits(self, customer_no: str, until: date) -> dict[date, int]:
-        """Recorded end-of-day deposit balances (fen) up to `until`."""
-        return _by_day(self.db.fetchall(*self._deposits_until(customer_no, until)))
-
-    def _deposits_until(self, customer_no: str, until: date) -> tuple[str, tuple[str, str]]:
-        return (f"SELECT day, deposit FROM {self.t('balances')} WHERE customer_no=? AND day<=? "
-                "ORDER BY day", (customer_no, until.isoformat()))
+    def deposits_of(self, numbers: list[str], until: date) -> dict[str, dict[date, int]]:
+        """Each customer's recorded end-of-day deposit balances (fen) up to `until`, read
+        for all of them at once: a statement for many customers, not one each."""
+        found: dict[str, dict[date, int]] = {no: {} for no in numbers}
+        balances, day = self.t("balances"), until.isoformat()
+        if self.db.backend == "sqlite":
+            rows = self.db.fetch_in(f"SELECT customer_no, day, deposit FROM {balances} "
+                                    "WHERE customer_no IN ({in}) AND day<=?", numbers, day)
+        else:
+            # Each customer's range by the key's index. As `= ANY(?)`, without statistics
+            # on the view (nothing analyses it here) PostgreSQL guessed a tenth of the
+            # table and scanned all of it: 190 ms for 200 customers' year, against 46.
+            rows = self.db.fetchall(
+                f"SELECT k.no, b.day, b.deposit FROM unnest(?::text[]) AS k(no) "
+                f"CROSS JOIN LATERAL (SELECT day, deposit FROM {balances} "
+                "WHERE customer_no = k.no AND day <= ? OFFSET 0) AS b", (numbers, day))
+        for no, on, fen in rows:  # the ledger sorts a customer's days itself
+            found[no][date.fromisoformat(on)] = fen
+        return found
 
     def balances(self, customer_no: str, until: date | None = None
                  ) -> dict[date, tuple[int, int]]:
@@ -146,8 +160,3 @@ class BookReader:
             if term["effective_on"] <= on:
                 found = term["custodian"]
         return found
-
-
-def _by_day(rows: list[Any]) -> dict[date, int]:
-    """(ISO day, fen) rows as a day-keyed mapping."""
-    return {date.fromisoformat(d): fen for d, fen in rows}

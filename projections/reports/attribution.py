@@ -9,6 +9,7 @@ display, with remainders allocated so rounded shares add up to the total.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -20,6 +21,7 @@ from domain.rules.rounding import round_daily_averages, round_shares
 from projections.reader import BookReader
 
 Doc = dict[str, Any]
+LEDGER_CHUNK = 200  # customers whose balances are read at once: a year each, ~73,000 rows
 
 
 def chain_of(doc: Doc) -> list[Term]:
@@ -45,8 +47,17 @@ def ended_on(doc: Doc) -> date | None:
     return date.fromisoformat(doc["ended_on"]) if doc.get("ended_on") else None
 
 
-def ledger(reader: BookReader, doc: Doc, start: date, end: date) -> Attribution:
-    return ledger_of(doc, reader.deposits(doc["no"], end), start, end)
+def ledgers(reader: BookReader, docs: list[Doc], start: date, end: date
+            ) -> Iterator[tuple[Doc, Attribution]]:
+    """Each customer's attribution over [start, end]. The balances are read for
+    `LEDGER_CHUNK` customers at a time, a statement per chunk, not per customer (a
+    manager's 50 customers on the PostgreSQL bank store: 22.5–25.6 → 13.7–14.0 ms).
+    Call it inside the reader's snapshot, with `docs` read in it too."""
+    for i in range(0, len(docs), LEDGER_CHUNK):
+        part = docs[i:i + LEDGER_CHUNK]
+        deposits = reader.deposits_of([doc["no"] for doc in part], end)
+        for doc in part:
+            yield doc, ledger_of(doc, deposits[doc["no"]], start, end)
 
 
 def ledger_of(doc: Doc, deposits: dict[date, int], start: date, end: date) -> Attribution:
@@ -87,20 +98,21 @@ def customer_attribution(reader: BookReader, customer_no: str, start: date, end:
 def manager_attribution(reader: BookReader, staff_no: str, start: date, end: date
                         ) -> dict[str, Any] | None:
     """Per customer and in total: what the manager is credited over [start, end]."""
-    manager = reader.manager(staff_no)
-    if manager is None:
-        return None
-    docs = reader.customers(sorted(manager["parties"]))
+    with reader.db.snapshot():
+        manager = reader.manager(staff_no)
+        if manager is None:
+            return None
+        docs = reader.customers(sorted(manager["parties"]))
+        results = list(ledgers(reader, [docs[no] for no in sorted(docs)], start, end))
     rows = []
     total_days: Fraction = Fraction(0)
     days = (end - start).days + 1
-    for customer_no, doc in sorted(docs.items()):
-        result = ledger(reader, doc, start, end)
+    for doc, result in results:
         share = result.shares.get(staff_no, Fraction(0))
         if not share:
             continue
         total_days += share
-        rows.append({"customer_no": customer_no,
+        rows.append({"customer_no": doc["no"],
                      "daily_average": format_fen(round_daily_averages(
                          {staff_no: share}, share, days).total),
                      "balance_days": format_fen(round_shares({staff_no: share}).total)})
@@ -117,9 +129,10 @@ def party_balance_days(reader: BookReader, docs: list[Doc], start: date, end: da
                        ) -> dict[str, Fraction]:
     """Σ balance-days per party over several customers (used by diffs and scorecards)."""
     totals: dict[str, Fraction] = defaultdict(Fraction)
-    for doc in docs:
-        for party, share in ledger(reader, doc, start, end).shares.items():
-            totals[party] += share
+    with reader.db.snapshot():
+        for _doc, result in ledgers(reader, docs, start, end):
+            for party, share in result.shares.items():
+                totals[party] += share
     return dict(totals)
 
 
@@ -127,10 +140,11 @@ def branch_attribution(reader: BookReader, branch: str, start: date, end: date
                        ) -> dict[str, Any] | None:
     """A branch's book over [start, end]: its customers' total and every party's share —
     the branch's own retained share and each manager's — exact, then rounded to add up."""
-    docs = reader.customers_in_branch(branch)
-    if not docs:
-        return None
-    shares = party_balance_days(reader, docs, start, end)
+    with reader.db.snapshot():  # the documents and their balances as of one moment
+        docs = reader.customers_in_branch(branch)
+        if not docs:
+            return None
+        shares = party_balance_days(reader, docs, start, end)
     total = sum(shares.values(), Fraction(0))
     days = (end - start).days + 1
     averages = round_daily_averages(shares, total, days)

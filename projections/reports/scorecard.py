@@ -170,18 +170,19 @@ def work_quality(reader: BookReader, manager: Doc, report: Period, today: date
 def scorecard(reader: BookReader, staff_no: str, period: str, today: date) -> dict[str, Any]:
     """GET /v1/scorecards/{staff_no}: the three groups of S0 §16 for one period."""
     report = reporting_period(period, today)
-    manager = reader.manager(staff_no)
-    if manager is None:
-        raise NotFound(f"manager {staff_no} not found", field="staff_no")
-    end = min(report.end, today)
-    custody = Custody(reader, manager, report.start, end)
-    return {
-        "staff_no": staff_no, "name": manager["name"], "branch": manager["branch"],
-        "role": manager["role"], "departed_on": manager["departed_on"],
-        "period": report.key, "from": report.start, "to": report.end, "measured_to": end,
-        "rulebook_version": reader.history.effective_on(end).version,
-        "rulebook_versions": rulebook_versions(reader.history, report.start, end),
-        "business_expansion": business_expansion(custody),
-        "customer_maintenance": customer_maintenance(reader, custody, manager, report),
-        "work_quality": work_quality(reader, manager, report, today),
-    }
+    with reader.db.snapshot():  # every figure from the views as of one moment
+        manager = reader.manager(staff_no)
+        if manager is None:
+            raise NotFound(f"manager {staff_no} not found", field="staff_no")
+        end = min(report.end, today)
+        custody = Custody(reader, manager, report.start, end)
+        return {
+            "staff_no": staff_no, "name": manager["name"], "branch": manager["branch"],
+            "role": manager["role"], "departed_on": manager["departed_on"],
+            "period": report.key, "from": report.start, "to": report.end, "measured_to": end,
+            "rulebook_version": reader.history.effective_on(end).version,
+            "rulebook_versions": rulebook_versions(reader.history, report.start, end),
+            "business_expansion": business_expansion(custody),
+            "customer_maintenance": customer_maintenance(reader, custody, manager, report),
+            "work_quality": work_quality(reader, manager, report, today),
+        }

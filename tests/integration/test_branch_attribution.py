@@ -53,3 +53,35 @@ def test_branch_shares_are_the_sum_of_its_customers_and_add_up(app: BookOfBusine
     assert averages == {"branch:B1": Decimal("566666.67"), "M1": Decimal("966666.66"),
                         "M2": Decimal("300000.00")}
     assert branch["parties"][0]["party"] == "branch:B1"
+
+
+def test_reports_over_many_customers_read_their_balances_in_chunks_to_the_same_figures(
+        app: BookOfBusiness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Balances are read for LEDGER_CHUNK customers at a time; chunks of one, of two (one
+    # left over) and of all give the figures each customer's own report gives.
+    from projections.reports import attribution
+
+    register(app, "M1")
+    numbers = ["C1", "C2", "C3", "C4", "C5"]
+    for i, no in enumerate(numbers):
+        onboard(app, no)
+        open_account(app, no, f"A{no}")
+        assign(app, no, "M1", ratio="0.50")
+        balance(app, no, JAN1, f"{(i + 1) * 100000}.00")
+        balance(app, no, JUL1, f"{(i + 1) * 150000}.00")
+    with projector(app) as read_side, book_reader(read_side) as reader:
+        customers = [customer_attribution(reader, no, JUL1, JUL31) for no in numbers]
+        seen = []
+        for chunk in (1, 2, 200):
+            monkeypatch.setattr(attribution, "LEDGER_CHUNK", chunk)
+            seen.append((branch_attribution(reader, "B1", JUL1, JUL31),
+                         attribution.manager_attribution(reader, "M1", JUL1, JUL31)))
+    assert all(s == seen[0] for s in seen)
+    branch, manager = seen[0]
+    assert branch is not None and manager is not None
+    m1 = [Decimal(p["balance_days"]) for c in customers if c for p in c["parties"]
+          if p["party"] == "M1"]
+    assert len(m1) == 5 and [Decimal(r["balance_days"]) for r in manager["customers"]] == m1
+    assert branch["customers"] == 5
+    # July: half of 150,000 × (1 + … + 5) a day to M1, for 31 days
+    assert Decimal(manager["balance_days"]) == Decimal(75000 * 15 * 31)

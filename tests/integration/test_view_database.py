@@ -146,3 +146,28 @@ def test_a_statement_failing_among_those_read_together_leaves_the_connection_usa
     with db.transaction():
         db.execute("UPDATE docs SET amount = 7 WHERE no = ?", ("C00005",))
     assert db.fetchone("SELECT amount FROM docs WHERE no = ?", ("C00005",))[0] == 7
+
+
+def test_reads_in_a_snapshot_do_not_see_a_write_committed_meanwhile(
+        db: ViewDatabase, database_url: str) -> None:
+    writer = ViewDatabase(Settings(database_url=database_url))
+    try:
+        with db.snapshot():
+            before = db.fetchone("SELECT COUNT(*) FROM docs")[0]
+            with writer.transaction():
+                writer.execute("INSERT INTO docs (no, day, amount, doc) VALUES (?, ?, 1, ?)",
+                               ("N00001", "2025-02-01", b"{}"))
+            during = db.fetchone("SELECT COUNT(*) FROM docs")[0]
+            inside = db.fetch_together(("SELECT COUNT(*) FROM docs", ()))[0][0][0]
+    finally:
+        writer.close()
+    assert before == during == inside == 1_200
+    assert db.fetchone("SELECT COUNT(*) FROM docs")[0] == 1_201  # seen once it has ended
+
+
+def test_a_snapshot_ended_by_an_error_leaves_the_connection_usable(db: ViewDatabase) -> None:
+    with pytest.raises(Exception, match=r"(?i)no_such_table"), db.snapshot():
+        db.fetchone("SELECT * FROM no_such_table")
+    with db.transaction():
+        db.execute("UPDATE docs SET amount = 8 WHERE no = ?", ("C00006",))
+    assert db.fetchone("SELECT amount FROM docs WHERE no = ?", ("C00006",))[0] == 8
