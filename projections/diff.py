@@ -39,7 +39,11 @@ def _tier_changes(old: list[TierSegment], new: list[TierSegment]) -> list[dict[s
 
 
 def diff_books(db: ViewDatabase, old: BookProjection, new: BookProjection) -> dict[str, Any]:
-    old_reader, new_reader = BookReader(db, old), BookReader(db, new)
+    with db.snapshot():  # both generations, documents and balances, as of one moment
+        return _diff(BookReader(db, old), BookReader(db, new))
+
+
+def _diff(old_reader: BookReader, new_reader: BookReader) -> dict[str, Any]:
     tiers = []
     old_managers = {m["staff_no"]: m for m in old_reader.managers()}
     for manager in new_reader.managers():
