@@ -39,6 +39,30 @@ def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
             time.sleep(0.01 * (attempt + 1))
 
 
+# READ COMMITTED would give each statement of the transaction a snapshot of its own.
+BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def _idle(conn: Any) -> bool:
+    """Whether a PostgreSQL connection is outside any transaction (then a snapshot is ours
+    to open and end; inside the caller's, it is the caller's)."""
+    from psycopg.pq import TransactionStatus
+
+    return bool(conn.info.transaction_status == TransactionStatus.IDLE)
+
+
+def _end_failed(conn: Any) -> None:
+    """Roll back a snapshot that a failure left open or aborted: else every later statement
+    of this thread's connection fails (or runs read-only in the old snapshot). Quietly:
+    the failure's own error is the one to report."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
+
+
 class ViewDatabase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -198,17 +222,13 @@ class ViewDatabase:
         if self.backend == "sqlite":
             with self.snapshot():
                 return [self.fetchall(s, p) for s, p in queries]
-        import psycopg
-        from psycopg.pq import TransactionStatus
-
         conn = self.connection()
-
-        opened = conn.info.transaction_status == TransactionStatus.IDLE
+        opened = _idle(conn)
         cursors = []
         try:
-            with conn.pipeline():
+            with conn.pipeline():  # one round trip: BEGIN, the statements, COMMIT
                 if opened:
-                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    conn.execute(BEGIN_SNAPSHOT)
                 for statement, params in queries:
                     cursor = conn.cursor(binary=True)
                     cursor.execute(self._sql(statement), params)
@@ -216,13 +236,8 @@ class ViewDatabase:
                 if opened:
                     conn.execute("COMMIT")
         except BaseException:
-            # A failed statement skips the pipeline's COMMIT and leaves the transaction
-            # open, aborted: every later statement of this thread's connection would fail
-            # (or, were it interrupted, run read-only in the old snapshot).
-            if opened and conn.info.transaction_status in (TransactionStatus.INTRANS,
-                                                           TransactionStatus.INERROR):
-                with suppress(psycopg.Error):  # the statement's error is the one to report
-                    conn.execute("ROLLBACK")
+            if opened:  # a failed statement skipped the COMMIT
+                _end_failed(conn)
             raise
         return [list(cursor.fetchall()) for cursor in cursors]
 
@@ -284,18 +299,14 @@ class ViewDatabase:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
             return
-        import psycopg
-        from psycopg.pq import TransactionStatus
-
-        if conn.info.transaction_status != TransactionStatus.IDLE:
+        if not _idle(conn):
             yield
             return
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(BEGIN_SNAPSHOT)
         try:
             yield
         except BaseException:
-            with suppress(psycopg.Error):  # the body's error is the one to report
-                conn.execute("ROLLBACK")
+            _end_failed(conn)
             raise
         conn.execute("COMMIT")
 
