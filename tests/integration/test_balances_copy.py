@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from application.service import BookOfBusiness
+from domain.customer import Customer
+from projections.balances_copy import COPIED_TOPICS, STORED_SHAPE, values_by_shape
 from projections.book import BookProjection
 from projections.db import ViewDatabase
 from tests.projection_support import (
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 JAN1 = date(2026, 1, 1)
 JUL1 = date(2026, 7, 1)
+RECORDED = Customer.BalanceRecorded.TOPIC
 
 
 def write_history(app: BookOfBusiness) -> None:
@@ -171,3 +174,53 @@ def test_a_worker_resuming_far_behind_moves_a_base_it_did_not_fold(app: BookOfBu
         copied = dump(resumed, book)
     assert after > before
     assert copied == built(app, copy_in_database=False)
+
+
+_BALANCE_TOPICS = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
+
+
+def _read_both_ways(app: BookOfBusiness) -> list[tuple[Any, ...]]:
+    """Each stored balance as (recorded?, of the codec's shape?, values read by shape,
+    values parsed as jsonb), in position order."""
+    with projector(app) as read_side:
+        events = read_side.bank.events_table
+        stored = (f"SELECT notification_id AS p, '' AS stream_id, topic = '{RECORDED}' AS recorded, "
+                  f"convert_from(state, 'UTF8') AS t FROM {events} WHERE topic IN ({_BALANCE_TOPICS})")
+        return read_side.db.fetchall(
+            "SELECT v.recorded, (SELECT " + STORED_SHAPE + " FROM (SELECT split_part(r.t, ',', 1) a, "
+            "split_part(r.t, ',', 2) b, split_part(r.t, ',', 3) c, split_part(r.t, ',', 4) d) x), "
+            "v.day, v.deposit, v.loan, j->'on'->>'_data_', (j->>'deposit_fen')::bigint, "
+            f"(j->>'loan_fen')::bigint FROM ({values_by_shape(stored)}) AS v "
+            f"JOIN (SELECT p, t, t::jsonb AS j FROM ({stored}) AS s) AS r ON r.p = v.p ORDER BY v.p")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_balances_as_the_codec_stores_them_are_read_by_their_shape(app: BookOfBusiness) -> None:
+    """PostgreSQL reads a balance's values where the codec's shape puts them, not parsing
+    the text (`values_by_shape`): every balance recorded is of that shape, and the values
+    read are the parsed ones. Fails if the codec's keys move, which would quietly send every
+    row down the slower parse."""
+    write_history(app)
+    rows = _read_both_ways(app)
+    recorded = [row for row in rows if row[0]]
+    assert len(recorded) > 100
+    assert all(row[1] for row in recorded)
+    assert all(row[2:5] == row[5:8] for row in rows)
+    assert any(not row[0] for row in rows)  # corrections too: their keys differ, parsed
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_balances_stored_in_another_shape_are_parsed(app: BookOfBusiness) -> None:
+    """Text the shape does not fit (here every balance re-serialised by PostgreSQL: keys in
+    another order, spaces after the colons) is parsed: the copy writes the views the fold
+    writes. Fails if the parse behind the shape is missing or reads the wrong field."""
+    write_history(app)
+    folded = built(app, copy_in_database=False)
+    with projector(app) as read_side, read_side.db.transaction():
+        read_side.db.execute(
+            f"UPDATE {read_side.bank.events_table} SET state = "
+            f"convert_to((convert_from(state, 'UTF8')::jsonb)::text, 'UTF8') "
+            f"WHERE topic IN ({_BALANCE_TOPICS})")
+    rows = _read_both_ways(app)
+    assert rows and not any(row[1] for row in rows)  # no row of the codec's shape is left
+    assert built(app, copy_in_database=True) == folded
