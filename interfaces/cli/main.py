@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import orjson
 import typer
@@ -24,6 +24,8 @@ from application.settings import Settings, SettingsError
 from domain.errors import Refusal
 from interfaces.cli import render
 
+HELP_MARKUP: Final = "markdown"
+
 app = typer.Typer(
     name="rmbook",
     help=(
@@ -34,10 +36,16 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Markdown reflows a docstring's paragraphs to the terminal; "rich" keeps each source
+    # line's break, so help wrapped at 100 columns in the code broke raggedly at 80.
+    rich_markup_mode=HELP_MARKUP,
 )
-customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True)
-manager_app = typer.Typer(help="Look at one manager.", no_args_is_help=True)
-rulebook_app = typer.Typer(help="Publish and list rulebook versions.", no_args_is_help=True)
+customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True,
+                           rich_markup_mode=HELP_MARKUP)
+manager_app = typer.Typer(help="Look at one manager.", no_args_is_help=True,
+                          rich_markup_mode=HELP_MARKUP)
+rulebook_app = typer.Typer(help="Publish and list rulebook versions.", no_args_is_help=True,
+                           rich_markup_mode=HELP_MARKUP)
 app.add_typer(customer_app, name="customer")
 app.add_typer(manager_app, name="manager")
 app.add_typer(rulebook_app, name="rulebook")

@@ -16,6 +16,7 @@ from application.service import BookOfBusiness
 from domain.errors import NotFound
 from interfaces.cli import render
 from interfaces.cli.main import (
+    HELP_MARKUP,
     AsJson,
     AsOf,
     KnownAt,
@@ -39,8 +40,9 @@ from projections.runner import NAMES, Projector
 from projections.timelines import timeline
 
 report_app = typer.Typer(help="Reports computed from the projections (tables, or --json).",
-                         no_args_is_help=True)
-audit_app = typer.Typer(help="For auditors: timelines, integrity, replay.", no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+audit_app = typer.Typer(help="For auditors: timelines, integrity, replay.", no_args_is_help=True,
+                        rich_markup_mode=HELP_MARKUP)
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 
