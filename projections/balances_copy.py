@@ -117,32 +117,39 @@ STORED_SHAPE = (
     "AND length(d) = 22 AND left(d, 10) = '\"_data_\":\"' AND right(d, 2) = '\"}'")
 
 
+def shape_checked(stored: str) -> str:
+    """PostgreSQL: the rows `stored` selects (`p, stream_id, recorded` and the state's text
+    as `t`), with the text cut at its first four commas (`a`, `b`, `d`; `c` is only checked)
+    and whether it is of the codec's shape (`fits`, `STORED_SHAPE`). Each fenced level
+    (`OFFSET 0`) is computed once a row: unfenced, the planner inlines the text, its pieces
+    and the check into each expression that uses them (the check made once instead of three
+    times took a third off the whole read)."""
+    return (
+        f"SELECT p, stream_id, recorded, t, a, b, d, {STORED_SHAPE} AS fits FROM (SELECT p, "
+        "stream_id, recorded, t, split_part(t, ',', 1) AS a, split_part(t, ',', 2) AS b, "
+        "split_part(t, ',', 3) AS c, split_part(t, ',', 4) AS d "
+        f"FROM ({stored} OFFSET 0) AS stored OFFSET 0) AS cut OFFSET 0")
+
+
 def _by_shape(cut: str, parsed: str) -> str:
     return f"CASE WHEN fits THEN {cut} ELSE {parsed} END"
 
 
 def values_by_shape(stored: str) -> str:
     """PostgreSQL: `p, stream_id, recorded, day, deposit, loan` of the rows `stored` selects
-    (`p, stream_id, recorded` and the state's text as `t`).
+    (as for `shape_checked`).
 
-    A text of the codec's shape (`STORED_SHAPE`) is cut at its first four commas and each
-    value read where the shape puts it. A number holds no comma and the date is checked
-    whole, so no value can come from another field; a value that is not an integer fails
-    its cast, as it does parsed. Any other text (keys in another order, spaces, another
-    codec) is parsed as `jsonb`, as every row was before: slower, the same values. Each
-    fenced level (`OFFSET 0`) is computed once a row: the planner would otherwise inline
-    the text, its pieces and the shape's check into each expression that uses them (the
-    check made once instead of three times took a third off the whole read)."""
+    A text of the codec's shape is read where the shape puts each value. A number holds no
+    comma and the date is checked whole, so no value can come from another field; a value
+    that is not an integer fails its cast, as it does parsed. Any other text (keys in
+    another order, spaces, another codec) is parsed as `jsonb`, as every row was before:
+    slower, the same values."""
     day = _by_shape("substr(d, 11, 10)", "t::jsonb->'on'->>'_data_'")
     deposit = _by_shape("split_part(a, ':', 2)", "t::jsonb->>'deposit_fen'")
     loan = _by_shape("split_part(b, ':', 2)", "t::jsonb->>'loan_fen'")
     return (
         f"SELECT p, stream_id, recorded, {day} AS day, ({deposit})::bigint AS deposit, "
-        f"({loan})::bigint AS loan FROM (SELECT p, stream_id, recorded, t, a, b, d, "
-        f"{STORED_SHAPE} AS fits FROM (SELECT p, stream_id, recorded, t, "
-        "split_part(t, ',', 1) AS a, split_part(t, ',', 2) AS b, split_part(t, ',', 3) AS c, "
-        f"split_part(t, ',', 4) AS d FROM ({stored} OFFSET 0) AS stored OFFSET 0) AS cut "
-        "OFFSET 0) AS checked")
+        f"({loan})::bigint AS loan FROM ({shape_checked(stored)}) AS checked")
 
 
 def earliest_days_copied(events: str, streams: str) -> str:

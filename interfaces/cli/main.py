@@ -40,12 +40,16 @@ app = typer.Typer(
     # line's break, so help wrapped at 100 columns in the code broke raggedly at 80.
     rich_markup_mode=HELP_MARKUP,
 )
-customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True,
-                           rich_markup_mode=HELP_MARKUP)
-manager_app = typer.Typer(help="Look at one manager.", no_args_is_help=True,
-                          rich_markup_mode=HELP_MARKUP)
-rulebook_app = typer.Typer(help="Publish and list rulebook versions.", no_args_is_help=True,
-                           rich_markup_mode=HELP_MARKUP)
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A group of subcommands (`rmbook customer …`), its help in the root's markup."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+
+
+customer_app = command_group("Look at one customer.")
+manager_app = command_group("Look at one manager.")
+rulebook_app = command_group("Publish and list rulebook versions.")
 app.add_typer(customer_app, name="customer")
 app.add_typer(manager_app, name="manager")
 app.add_typer(rulebook_app, name="rulebook")

@@ -11,10 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from interfaces.cli.main import HELP_MARKUP, _fail, app
+from interfaces.cli.main import _fail, app, command_group
 
-auth_app = typer.Typer(help="Principals of the HTTP API (RMBOOK_AUTH_FILE).",
-                       no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+auth_app = command_group("Principals of the HTTP API (RMBOOK_AUTH_FILE).")
 app.add_typer(auth_app, name="auth")
 
 

@@ -16,12 +16,12 @@ from application.service import BookOfBusiness
 from domain.errors import NotFound
 from interfaces.cli import render
 from interfaces.cli.main import (
-    HELP_MARKUP,
     AsJson,
     AsOf,
     KnownAt,
     _fail,
     app,
+    command_group,
     parse_date,
     parse_instant,
     progress_bar,
@@ -39,10 +39,8 @@ from projections.reports import visits as visit_reports
 from projections.runner import NAMES, Projector
 from projections.timelines import timeline
 
-report_app = typer.Typer(help="Reports computed from the projections (tables, or --json).",
-                         no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
-audit_app = typer.Typer(help="For auditors: timelines, integrity, replay.", no_args_is_help=True,
-                        rich_markup_mode=HELP_MARKUP)
+report_app = command_group("Reports computed from the projections (tables, or --json).")
+audit_app = command_group("For auditors: timelines, integrity, replay.")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 

@@ -17,7 +17,7 @@ import pytest
 
 from application.service import BookOfBusiness
 from domain.customer import Customer
-from projections.balances_copy import COPIED_TOPICS, STORED_SHAPE, values_by_shape
+from projections.balances_copy import COPIED_TOPICS, shape_checked, values_by_shape
 from projections.book import BookProjection
 from projections.db import ViewDatabase
 from tests.projection_support import (
@@ -187,11 +187,11 @@ def _read_both_ways(app: BookOfBusiness) -> list[tuple[Any, ...]]:
         stored = (f"SELECT notification_id AS p, '' AS stream_id, topic = '{RECORDED}' AS recorded, "
                   f"convert_from(state, 'UTF8') AS t FROM {events} WHERE topic IN ({_BALANCE_TOPICS})")
         return read_side.db.fetchall(
-            "SELECT v.recorded, (SELECT " + STORED_SHAPE + " FROM (SELECT split_part(r.t, ',', 1) a, "
-            "split_part(r.t, ',', 2) b, split_part(r.t, ',', 3) c, split_part(r.t, ',', 4) d) x), "
-            "v.day, v.deposit, v.loan, j->'on'->>'_data_', (j->>'deposit_fen')::bigint, "
-            f"(j->>'loan_fen')::bigint FROM ({values_by_shape(stored)}) AS v "
-            f"JOIN (SELECT p, t, t::jsonb AS j FROM ({stored}) AS s) AS r ON r.p = v.p ORDER BY v.p")
+            "SELECT v.recorded, c.fits, v.day, v.deposit, v.loan, j->'on'->>'_data_', "
+            "(j->>'deposit_fen')::bigint, (j->>'loan_fen')::bigint "
+            f"FROM ({values_by_shape(stored)}) AS v JOIN ({shape_checked(stored)}) AS c "
+            f"ON c.p = v.p JOIN (SELECT p, t::jsonb AS j FROM ({stored}) AS s) AS r "
+            "ON r.p = v.p ORDER BY v.p")
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
