@@ -53,10 +53,10 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
     `part=(k, n)` (PostgreSQL): only the customers whose stream id's last byte is `k`
     modulo `n`. The parts share no customer, so each keeps a day's latest event as the
     whole would, and they can run at once on n connections (ADR 0022)."""
-    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
     if part is not None and backend == "sqlite":
         raise ValueError("SQLite has one writer: its copy is never run in parts")
     if backend == "sqlite":
+        topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
         # Ordered by key and then position: a later event of the same day overwrites.
         # (`WHERE true`: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.)
         return (
@@ -69,30 +69,10 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
             "WHERE true ORDER BY s.key, day, e.p "
             "ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
             "loan=excluded.loan")
-    # PostgreSQL refuses to upsert one row twice in a statement: the latest of a day only.
-    # The three values are read from the stored text by its shape (`values_by_shape`), a
-    # third of the server's work of parsing it as `jsonb`. The sort compares bytes, as the
-    # view's key does (`db.text`): text taken out of the JSON has the database's collation,
-    # and a view made before `db.text` has it in its columns. The window sorts as the
-    # DISTINCT ON does, so one sort serves both. A part is chosen before the values are
-    # read: its rows' text alone is cut.
-    among = "" if part is None else \
-        f" AND mod(get_byte(uuid_send(originator_id), 15), {int(part[1])}) = {int(part[0])}"
-    key = "s.key COLLATE \"C\", e.day COLLATE \"C\""
+    latest = _latest(events, streams, part)
+    into = f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
     upsert = ("ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
               "loan=excluded.loan RETURNING customer_no, day")
-    stored = (
-        "SELECT notification_id AS p, replace(originator_id::text, '-', '') AS stream_id, "
-        f"topic = '{_RECORDED}' AS recorded, convert_from(state, 'UTF8') AS t FROM {events} "
-        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics}){among}")
-    latest = (
-        f"WITH e AS MATERIALIZED ({values_by_shape(stored)}), "
-        f"latest AS MATERIALIZED (SELECT DISTINCT ON ({key}) s.key AS customer_no, "
-        "e.day, e.deposit, e.loan, bool_or(e.recorded) OVER (PARTITION BY "
-        f"{key} ORDER BY e.p DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
-        f"FOLLOWING) AS recorded FROM e LEFT JOIN {streams} AS s "
-        f"ON s.stream_id = e.stream_id ORDER BY {key}, e.p DESC), ")
-    into = f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
     if upsert_all:
         written = f"written AS ({into}SELECT customer_no, day, deposit, loan FROM latest {upsert}) "
     else:
@@ -104,6 +84,51 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
             "written AS (SELECT * FROM inserted UNION ALL SELECT * FROM upserted) ")
     return (latest + written +
             "SELECT customer_no, min(day COLLATE \"C\") FROM written GROUP BY customer_no")
+
+
+def _latest(events: str, streams: str, part: tuple[int, int] | None) -> str:
+    """PostgreSQL: the CTEs `e` (the copied range's balances, their values read) and `latest`
+    (each customer's latest balance of each day in the range, and whether the day was first
+    recorded in it), opening a WITH."""
+    # PostgreSQL refuses to upsert one row twice in a statement: the latest of a day only.
+    # The three values are read from the stored text by its shape (`values_by_shape`), a
+    # third of the server's work of parsing it as `jsonb`. The sort compares bytes, as the
+    # view's key does (`db.text`): text taken out of the JSON has the database's collation,
+    # and a view made before `db.text` has it in its columns. The window sorts as the
+    # DISTINCT ON does, so one sort serves both. A part is chosen before the values are
+    # read: its rows' text alone is cut.
+    among = "" if part is None else \
+        f" AND mod(get_byte(uuid_send(originator_id), 15), {int(part[1])}) = {int(part[0])}"
+    key = "s.key COLLATE \"C\", e.day COLLATE \"C\""
+    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
+    stored = (
+        "SELECT notification_id AS p, replace(originator_id::text, '-', '') AS stream_id, "
+        f"topic = '{_RECORDED}' AS recorded, convert_from(state, 'UTF8') AS t FROM {events} "
+        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics}){among}")
+    return (
+        f"WITH e AS MATERIALIZED ({values_by_shape(stored)}), "
+        f"latest AS MATERIALIZED (SELECT DISTINCT ON ({key}) s.key AS customer_no, "
+        "e.day, e.deposit, e.loan, bool_or(e.recorded) OVER (PARTITION BY "
+        f"{key} ORDER BY e.p DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+        f"FOLLOWING) AS recorded FROM e LEFT JOIN {streams} AS s "
+        f"ON s.stream_id = e.stream_id ORDER BY {key}, e.p DESC), ")
+
+
+def balances_copy_unkeyed(events: str, balances: str, streams: str, *,
+                          part: tuple[int, int] | None = None) -> str:
+    """PostgreSQL, into a view built without its key (ADR 0031): the statement inserting the
+    latest balance of each day stored at positions `?` to `?` (both included), should every
+    such day be first recorded in that range. It returns one row, the number of days the
+    range corrects that were recorded before it: if that is not 0 it inserts nothing, for
+    those days must replace rows, which takes the key. Nothing is returned per customer:
+    a view is keyed before anyone reads it, and then every base is computed afresh.
+    `part` as for `balances_copy`."""
+    return (_latest(events, streams, part) +
+            "corrected AS (SELECT count(*) AS days FROM latest WHERE NOT recorded), "
+            f"inserted AS (INSERT INTO {balances} (customer_no, day, deposit, loan) "
+            "SELECT customer_no, day, deposit, loan FROM latest "
+            "WHERE recorded AND (SELECT days FROM corrected) = 0) "
+            "SELECT days FROM corrected")
 
 
 # How the codec stores a recorded balance (`application.transcoding`: the fields in the

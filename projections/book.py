@@ -26,7 +26,12 @@ from domain.rulebook import Rulebook, RulebookHistory, parse_rulebook
 from domain.rules.balance_days import balance_days
 from domain.rules.base_window import base_window
 from domain.rules.calendar import days_between
-from projections.balances_copy import COPIED_TOPICS, balances_copy, earliest_days_copied
+from projections.balances_copy import (
+    COPIED_TOPICS,
+    balances_copy,
+    balances_copy_unkeyed,
+    earliest_days_copied,
+)
 from projections.base import Projection
 from projections.db import ViewDatabase
 from projections.envelopes import UNDECODED, Envelope
@@ -39,8 +44,13 @@ def iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+class BalancesRecordedTwice(RuntimeError):
+    """A balances view built without its key could not be keyed: two rows share a day."""
+
+
 class BookProjection(Projection):
     name = "book"
+    keyed: bool | None  # whether the balances view has its key (ADR 0031); None: not read yet
 
     def __init__(self, db: ViewDatabase, generation: int, builtin: Rulebook, events_table: str,
                  what_if: list[dict[str, Any]] | None = None,
@@ -59,6 +69,9 @@ class BookProjection(Projection):
         # Set by a rebuild for a generation only it writes and nobody reads yet: on
         # PostgreSQL its balances' copy runs in two parts at once (ADR 0022).
         self.copy_in_parts = False
+        # Set by a rebuild before it makes the generation's tables: on PostgreSQL its
+        # balances view is made without its key, keyed once the copy is done (ADR 0031).
+        self.key_later = False
         self.forget()
 
     # ---- tables --------------------------------------------------------------
@@ -73,8 +86,9 @@ class BookProjection(Projection):
             f"CREATE TABLE IF NOT EXISTS {t('streams')} (stream_id {text} PRIMARY KEY, "
             f"kind {text} NOT NULL, key {text} NOT NULL){self.db.clustered}",
             f"CREATE TABLE IF NOT EXISTS {t('balances')} (customer_no {text} NOT NULL, "
-            f"day {text} NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL, "
-            f"PRIMARY KEY (customer_no, day)){self.db.clustered}",
+            f"day {text} NOT NULL, deposit {big} NOT NULL, loan {big} NOT NULL"
+            f"{'' if self._keyed_later() else ', PRIMARY KEY (customer_no, day)'})"
+            f"{self.db.clustered}",
             f"CREATE TABLE IF NOT EXISTS {t('non_deposit')} (position {big} PRIMARY KEY, "
             f"customer_no {text} NOT NULL, day {text} NOT NULL, kind {text} NOT NULL, amount {big})",
             f"CREATE INDEX IF NOT EXISTS {t('non_deposit_c')} ON {t('non_deposit')} "
@@ -101,6 +115,42 @@ class BookProjection(Projection):
                      "managers", "meta"):
             self.db.execute(f"DROP TABLE IF EXISTS {self.table(base)}")
 
+    # ---- the balances' key (ADR 0031) -----------------------------------------
+
+    def _keyed_later(self) -> bool:
+        return self.key_later and self.db.backend == "postgres"
+
+    def balances_keyed(self) -> bool:
+        """Whether the balances view has its key. A rebuild's view on PostgreSQL is made
+        without it: the copy's inserts then skip the index, which is built in one sort when
+        the copy is done (`key_balances`). Read from the catalog, so a process resuming the
+        generation knows it too."""
+        if self.keyed is None:
+            self.keyed = self.db.has_primary_key(self.table("balances"))
+        return self.keyed
+
+    def key_balances(self) -> None:
+        """Key the balances view and compute every handover's base from it, in a write of
+        their own; nothing if it is keyed already. A rebuild does this when its copy is done,
+        before the view is read (the diff) or served (the switch)."""
+        if self.balances_keyed():
+            return
+        with self.db.transaction():
+            self._key()
+            self._write_documents()
+
+    def _key(self) -> None:
+        """Build the balances' key, then mark every base for recomputation: while the view
+        had no key none was computed (a customer's balances read without it is a scan of the
+        whole view), and the customers whose balances moved one were not kept."""
+        if not self.db.add_primary_key(self.table("balances"), ("customer_no", "day")):
+            raise BalancesRecordedTwice(
+                f"book generation {self.generation}: a customer's day holds two balances "
+                "recorded as its first; BalanceRecorded is the first balance of its day "
+                "(Customer.record_balance), so the store breaks that rule somewhere")
+        self.keyed = True
+        self.bases_dirty |= self._customers_with_handovers()
+
     # ---- memory --------------------------------------------------------------
 
     def forget(self) -> None:
@@ -121,6 +171,7 @@ class BookProjection(Projection):
         self.meta_dirty = False
         self._history: RulebookHistory | None = None
         self.pending_versions: list[str] = []
+        self.keyed = None  # read from the catalog when needed
         # Customers whose chain has held a handover: read from the view when first needed,
         # then kept as handovers are folded (a superset: marking them is only extra work).
         self.handover_customers: set[str] | None = None
@@ -459,6 +510,8 @@ class BookProjection(Projection):
         # uncommitted; a part apart meeting one of their keys would wait on this write,
         # which waits on it: such a write copies in one part.
         in_parts = self.copy_in_parts and self.db.backend == "postgres" and not self.balances
+        if self.balances and not self.balances_keyed():  # written below by their key
+            self._key()
         apart = self._copy_part_apart() if self.copied and in_parts else None
         try:
             self._flush(apart)
@@ -488,8 +541,14 @@ class BookProjection(Projection):
         self.visits.clear()
         self.non_deposits.clear()
         self._run_statements()
-        for customer_no in sorted(self.bases_dirty):
-            self._recompute_bases(customer_no)
+        self._write_documents()
+
+    def _write_documents(self) -> None:
+        """The documents this write changed, with the bases and tiers they need recomputed
+        (bases only once the balances view has its key, ADR 0031)."""
+        if self.balances_keyed():
+            for customer_no in sorted(self.bases_dirty):
+                self._recompute_bases(customer_no)
         for staff_no in sorted(self.tiers_dirty):
             self._recompute_tiers(staff_no)
         self.db.executemany(
@@ -532,7 +591,13 @@ class BookProjection(Projection):
                              self.table("streams"), upsert_all=upsert_all, part=part)
 
     def _copy_statements(self, part: tuple[int, int] | None = None) -> tuple[str, str]:
-        """The copy and its fallback, upserting every day (ADR 0020)."""
+        """The copy and its fallback, upserting every day (ADR 0020). Into a view without its
+        key, the copy that declines a range correcting days recorded before it (ADR 0031);
+        it meets no key, so its fallback is itself."""
+        if self.db.backend == "postgres" and not self.balances_keyed():
+            unkeyed = balances_copy_unkeyed(self.events_table, self.table("balances"),
+                                            self.table("streams"), part=part)
+            return unkeyed, unkeyed
         return self._copy_statement(part=part), self._copy_statement(upsert_all=True, part=part)
 
     def _copy_balances(self, first: int, last: int, apart: _PartApart | None = None) -> None:
@@ -550,19 +615,40 @@ class BookProjection(Projection):
             rows = self.db.fetch_in(
                 earliest_days_copied(self.events_table, self.table("streams")),
                 sorted(self._customers_with_handovers()), first, last)
+        elif not self.balances_keyed():
+            # Into a view without its key (ADR 0031) each part inserts its days, or declines
+            # if its range corrects a day recorded before it: the view is then keyed, and the
+            # parts that declined are copied again as below. No base is marked: keying marks
+            # them all.
+            part = None if apart is None else (0, 2)
+            declined = [part] if self.db.fetchall(self._copy_statements(part)[0],
+                                                  (first, last))[0][0] else []
+            if apart is not None:
+                found, _ = apart.copy.result()
+                declined += [(1, 2)] if found[0][0] else []
+            if declined:
+                self._key()
+                for part in declined:
+                    self._copy_keyed(first, last, part)
+            return
         else:
             # PostgreSQL inserts the days recorded in the range and upserts every day should
             # the view hold one (ADR 0020); it returns each customer's earliest day written.
             # With a part apart, this connection copies the other part meanwhile (ADR 0022).
-            rows, upserted = self.db.fetchall_or_else(
-                *self._copy_statements(part=None if apart is None else (0, 2)), (first, last))
-            self.copies_upserted += upserted
+            rows = self._copy_keyed(first, last, None if apart is None else (0, 2))
             if apart is not None:
                 more, upserted = apart.copy.result()
                 rows += more
                 self.copies_upserted += upserted
         for customer_no, day in rows:
             self._balance_recorded(customer_no, day)
+
+    def _copy_keyed(self, first: int, last: int, part: tuple[int, int] | None) -> list[Any]:
+        """PostgreSQL: `part` of the range copied into the keyed view, its fallback if it
+        meets a day the view holds (ADR 0020); each customer's earliest day written."""
+        rows, upserted = self.db.fetchall_or_else(*self._copy_statements(part), (first, last))
+        self.copies_upserted += upserted
+        return rows
 
     def _run_statements(self) -> None:
         """Run queued row writes in order, grouping runs of one statement into executemany."""

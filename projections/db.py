@@ -280,6 +280,27 @@ class ViewDatabase:
         except psycopg.errors.UniqueViolation:
             return self.fetchall(fallback, params), True
 
+    def has_primary_key(self, table: str) -> bool:
+        """Whether `table` has its primary key (SQLite: always; its views are made with it)."""
+        if self.backend == "sqlite":
+            return True
+        row = self.fetchone("SELECT EXISTS (SELECT 1 FROM pg_index WHERE "
+                            "indrelid = to_regclass(?) AND indisprimary)", (table,))
+        return bool(row[0])
+
+    def add_primary_key(self, table: str, columns: Sequence[str]) -> bool:
+        """PostgreSQL: give `table` its primary key on `columns`, the index built in one
+        sort; False, and nothing changed, if two rows share a key. Inside the caller's
+        transaction, in a savepoint."""
+        import psycopg.errors
+
+        try:
+            with self.connection().transaction():
+                self.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(columns)})")
+            return True
+        except psycopg.errors.UniqueViolation:
+            return False
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see the views as of one moment: a report over many customers never

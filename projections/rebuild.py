@@ -21,7 +21,7 @@ import orjson
 from application.settings import schema_lock
 from domain.rulebook import parse_rulebook
 from projections.audit_apart import AuditApart, cores, worth_apart
-from projections.book import BookProjection
+from projections.book import BalancesRecordedTwice, BookProjection
 from projections.diff import diff_books
 from projections.registry import Generation
 from projections.runner import NAMES, Projector
@@ -82,11 +82,14 @@ def start_report(projector: Projector, names: list[str], what_if: dict[str, Any]
 def rebuild(projector: Projector, names: list[str] | None = None, *,
             what_if: dict[str, Any] | None = None, progress: Progress | None = None,
             report: RebuildReport | None = None, apart: bool | None = None,
-            in_parts: bool | None = None) -> RebuildReport:
+            in_parts: bool | None = None, key_later: bool = True) -> RebuildReport:
     """Rebuild `names` (default: all) from position zero; diff the book; switch unless what-if.
     `apart`: build the audit in a process of its own beside the book (ADR 0018); by default
     when the rebuild is long and the machine has a second core. `in_parts`: copy the book's
-    balances in two parts at once (ADR 0022); by default on PostgreSQL with a second core."""
+    balances in two parts at once (ADR 0022); by default on PostgreSQL with a second core.
+    `key_later`: on PostgreSQL, build the book's balances view without its key and key it
+    when the copy is done (ADR 0031); should two rows then share a day, the rebuild starts
+    again keyed from the start, where the latest balance of a day wins (ADR 0020)."""
     names = list(names or NAMES)
     if what_if is not None:
         parse_rulebook(what_if)  # refuse an invalid what-if before building anything
@@ -105,7 +108,14 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
             apart = worth_apart(projector.bank.settings, head)
         if in_parts is None:  # SQLite's copy stays whole anyway: it has one writer
             in_parts = cores() >= 2
-        _rebuild(projector, names, what_if, head, report, progress, apart, in_parts)
+        try:
+            _rebuild(projector, names, what_if, head, report, progress, apart, in_parts,
+                     key_later)
+        except BalancesRecordedTwice:
+            if not key_later:
+                raise
+            report.done = 0
+            _rebuild(projector, names, what_if, head, report, progress, apart, in_parts, False)
         report.status = "finished"
     except Exception as e:
         report.status = "failed"
@@ -121,15 +131,20 @@ def rebuild(projector: Projector, names: list[str] | None = None, *,
 
 def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | None,
              head: int, report: RebuildReport, progress: Progress | None, apart: bool,
-             in_parts: bool) -> None:
-    """Build new generations of `names` together (one read of the sequence), then switch."""
+             in_parts: bool, key_later: bool) -> None:
+    """Build new generations of `names` together (one read of the sequence), then switch.
+    New generations whose balances could not be keyed are dropped (`BalancesRecordedTwice`)."""
     registry = projector.registry
     olds = {name: registry.active(name) for name in names}
     news = [registry.create(name, "what_if" if what_if else "building", adopt_until=head,
                             what_if=[what_if] if what_if else None) for name in names]
     for generation in news:
-        projector.instance(generation).create_tables()
+        instance = projector.instance(generation)
+        if isinstance(instance, BookProjection):
+            instance.key_later = key_later  # nobody reads it before it is keyed (ADR 0031)
+        instance.create_tables()
     last_saved = 0.0
+    recorded_twice = False
     audit = next((g for g in news if g.name == "audit"), None)
     beside: AuditApart | None = None  # the audit's own process, when it has one
 
@@ -155,6 +170,7 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
                                stop=head, progress=step)
         finally:
             _copy_in_parts(projector, news, False)
+        _key_balances(projector, news)  # before the diff reads it or the switch serves it
         if beside is not None and audit is not None:
             beside.wait(tick=lambda: step(head, head))
             _caught_up_elsewhere(projector, audit)
@@ -177,10 +193,13 @@ def _rebuild(projector: Projector, names: list[str], what_if: dict[str, Any] | N
                         registry.switch(new.name, new.generation)
                 for old in serving:
                     projector.drop(old)
+    except BalancesRecordedTwice:
+        recorded_twice = True
+        raise
     finally:
         if beside is not None:
             beside.close()
-        if what_if:
+        if what_if or recorded_twice:
             for new in news:
                 projector.drop(new)
     report.done = head
@@ -193,6 +212,13 @@ def _copy_in_parts(projector: Projector, news: list[Generation], on: bool) -> No
         book = projector.instance(generation)
         if isinstance(book, BookProjection):
             book.copy_in_parts = on  # the book knows which databases can
+
+
+def _key_balances(projector: Projector, news: list[Generation]) -> None:
+    for generation in news:
+        book = projector.instance(generation)
+        if isinstance(book, BookProjection):
+            book.key_balances()
 
 
 def _caught_up_elsewhere(projector: Projector, generation: Generation) -> None:
