@@ -23,6 +23,10 @@ invariant broken, or another worker's copy), the insert meets the key, and the
 book runs the copy again as an upsert of every day (`balances_copy(...,
 upsert_all=True)`): the speed rests on the domain's rule, the views never do.
 
+A rebuild's view on PostgreSQL is made without its key and keyed in one sort when the
+copy is done (ADR 0031): its copy inserts (`balances_copy_unkeyed`), and declines a
+range that corrects a day recorded before it, which keys the view on the way.
+
 Only event classes still at their first version are copied: the statement
 reads the stored shape, and an older shape would need the class's upcasters,
 which run in Python. A class at version 2 or later is folded in Python.

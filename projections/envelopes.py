@@ -190,8 +190,12 @@ def _rows(db: ViewDatabase, table: str, after: int, limit: int, stop: int | None
     """(position, stream, version, topic, stored bytes) of the next `limit` rows. Read on
     the view database's own connection: plain tuples, no per-row dictionaries, and the
     same snapshot rules as the views it feeds."""
-    position = "notification_id" if db.backend == "postgres" else "rowid"
-    statement = (f"SELECT {position}, originator_id, originator_version, topic, state "
+    postgres = db.backend == "postgres"
+    position = "notification_id" if postgres else "rowid"
+    # PostgreSQL's stream id read as text: the driver would build a UUID object for every
+    # row only for `stream_key` to spell it in hex (a rebuild's audit reads every row).
+    stream = "originator_id::text" if postgres else "originator_id"
+    statement = (f"SELECT {position}, {stream}, originator_version, topic, state "
                  f"FROM {table} WHERE {position} > ?")
     params: list[Any] = [after]
     if stop is not None:
@@ -203,7 +207,7 @@ def _rows(db: ViewDatabase, table: str, after: int, limit: int, stop: int | None
     statement += " ORDER BY 1 LIMIT ?"
     params.append(limit)
     rows = db.fetchall(statement, params)
-    if db.backend == "postgres":
+    if postgres:
         return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
     return rows
 

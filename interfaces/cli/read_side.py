@@ -138,7 +138,9 @@ def rebuild(
     Run this after publishing a rulebook: the diff says which managers change tier (from → to,
     on which dates) and whose attribution moves, and by how much. A long rebuild of every
     projection on a machine with two cores builds the audit in a second process (ADR 0018);
-    on PostgreSQL it also copies the book's balances in two parts at once (ADR 0022).
+    on PostgreSQL it also copies the book's balances in two parts at once (ADR 0022). On
+    PostgreSQL the book's balances view is built without its key and keyed in one sort when
+    the copy is done (ADR 0031).
     """
     with projector() as p:
         what_if = None
