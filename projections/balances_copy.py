@@ -41,6 +41,8 @@ _BALANCE_EVENTS = (Customer.BalanceRecorded, Customer.BalanceCorrected)
 # The topics copied in the database (the others are decoded and folded in Python).
 COPIED_TOPICS = frozenset(cls.TOPIC for cls in _BALANCE_EVENTS
                           if getattr(cls, "class_version", 1) == 1)
+# The same, as the statements' `topic IN (…)` list.
+_COPIED_IN = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
 
 
 _RECORDED = Customer.BalanceRecorded.TOPIC
@@ -60,7 +62,6 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
     if part is not None and backend == "sqlite":
         raise ValueError("SQLite has one writer: its copy is never run in parts")
     if backend == "sqlite":
-        topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
         # Ordered by key and then position: a later event of the same day overwrites.
         # (`WHERE true`: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.)
         return (
@@ -68,26 +69,30 @@ def balances_copy(backend: str, events: str, balances: str, streams: str, *,
             "SELECT s.key, json_extract(e.j, '$.on._data_') AS day, "
             "json_extract(e.j, '$.deposit_fen'), json_extract(e.j, '$.loan_fen') "
             f"FROM (SELECT rowid AS p, originator_id, CAST(state AS TEXT) AS j FROM {events} "
-            f"WHERE rowid >= ? AND rowid <= ? AND topic IN ({topics})) AS e "
+            f"WHERE rowid >= ? AND rowid <= ? AND topic IN ({_COPIED_IN})) AS e "
             f"LEFT JOIN {streams} AS s ON s.stream_id = e.originator_id "
             "WHERE true ORDER BY s.key, day, e.p "
             "ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
             "loan=excluded.loan")
     latest = _latest(events, streams, part)
-    into = f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
+    into = _into(balances)
     upsert = ("ON CONFLICT (customer_no, day) DO UPDATE SET deposit=excluded.deposit, "
               "loan=excluded.loan RETURNING customer_no, day")
     if upsert_all:
-        written = f"written AS ({into}SELECT customer_no, day, deposit, loan FROM latest {upsert}) "
+        written = f"written AS ({into}{upsert}) "
     else:
         written = (
-            f"inserted AS ({into}SELECT customer_no, day, deposit, loan FROM latest "
-            "WHERE recorded RETURNING customer_no, day), "
-            f"upserted AS ({into}SELECT customer_no, day, deposit, loan FROM latest "
-            f"WHERE NOT recorded {upsert}), "
+            f"inserted AS ({into}WHERE recorded RETURNING customer_no, day), "
+            f"upserted AS ({into}WHERE NOT recorded {upsert}), "
             "written AS (SELECT * FROM inserted UNION ALL SELECT * FROM upserted) ")
     return (latest + written +
             "SELECT customer_no, min(day COLLATE \"C\") FROM written GROUP BY customer_no")
+
+
+def _into(balances: str) -> str:
+    """PostgreSQL: the start of an insert of `latest`'s rows into `balances`."""
+    return (f"INSERT INTO {balances} (customer_no, day, deposit, loan) "
+            "SELECT customer_no, day, deposit, loan FROM latest ")
 
 
 def _latest(events: str, streams: str, part: tuple[int, int] | None) -> str:
@@ -104,11 +109,10 @@ def _latest(events: str, streams: str, part: tuple[int, int] | None) -> str:
     among = "" if part is None else \
         f" AND mod(get_byte(uuid_send(originator_id), 15), {int(part[1])}) = {int(part[0])}"
     key = "s.key COLLATE \"C\", e.day COLLATE \"C\""
-    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
     stored = (
         "SELECT notification_id AS p, replace(originator_id::text, '-', '') AS stream_id, "
         f"topic = '{_RECORDED}' AS recorded, convert_from(state, 'UTF8') AS t FROM {events} "
-        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({topics}){among}")
+        f"WHERE notification_id >= ? AND notification_id <= ? AND topic IN ({_COPIED_IN}){among}")
     return (
         f"WITH e AS MATERIALIZED ({values_by_shape(stored)}), "
         f"latest AS MATERIALIZED (SELECT DISTINCT ON ({key}) s.key AS customer_no, "
@@ -129,9 +133,7 @@ def balances_copy_unkeyed(events: str, balances: str, streams: str, *,
     `part` as for `balances_copy`."""
     return (_latest(events, streams, part) +
             "corrected AS (SELECT count(*) AS days FROM latest WHERE NOT recorded), "
-            f"inserted AS (INSERT INTO {balances} (customer_no, day, deposit, loan) "
-            "SELECT customer_no, day, deposit, loan FROM latest "
-            "WHERE recorded AND (SELECT days FROM corrected) = 0) "
+            f"inserted AS ({_into(balances)}WHERE recorded AND (SELECT days FROM corrected) = 0) "
             "SELECT days FROM corrected")
 
 
@@ -190,9 +192,8 @@ def earliest_days_copied(events: str, streams: str) -> str:
     version): a few per cent of the customers' rows, not the range's (`CROSS JOIN` keeps
     that order: without statistics SQLite would scan the range and look up every row's
     stream, as the copy does)."""
-    topics = ", ".join(f"'{topic}'" for topic in sorted(COPIED_TOPICS))
     return (
         "SELECT s.key, min(json_extract(CAST(e.state AS TEXT), '$.on._data_')) "
         f"FROM {streams} AS s CROSS JOIN {events} AS e ON e.originator_id = s.stream_id "
         "WHERE s.kind = 'customer' AND s.key IN ({in}) "
-        f"AND e.rowid >= ? AND e.rowid <= ? AND e.topic IN ({topics}) GROUP BY s.key")
+        f"AND e.rowid >= ? AND e.rowid <= ? AND e.topic IN ({_COPIED_IN}) GROUP BY s.key")

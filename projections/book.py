@@ -594,7 +594,7 @@ class BookProjection(Projection):
         """The copy and its fallback, upserting every day (ADR 0020). Into a view without its
         key, the copy that declines a range correcting days recorded before it (ADR 0031);
         it meets no key, so its fallback is itself."""
-        if self.db.backend == "postgres" and not self.balances_keyed():
+        if not self.balances_keyed():  # only PostgreSQL builds a view without it
             unkeyed = balances_copy_unkeyed(self.events_table, self.table("balances"),
                                             self.table("streams"), part=part)
             return unkeyed, unkeyed
