@@ -178,10 +178,11 @@ def _principal(index: int, entry: Any) -> Principal:
 _bearer = HTTPBearer(auto_error=False, description="A token from the RMBOOK_AUTH_FILE principals.")
 
 
-async def current_principal(  # async: a lookup, no thread hand-off (deps.py)
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _authenticated(request: Request, credentials: HTTPAuthorizationCredentials | None
+                   ) -> Principal:
     """401 for no or unknown token; the principal's name goes to the access log."""
     principals: Principals = request.app.state.principals
     found = principals.authenticate(credentials.credentials) if credentials else None
@@ -194,10 +195,19 @@ async def current_principal(  # async: a lookup, no thread hand-off (deps.py)
     return found
 
 
-def allowed(permission: Permission) -> Any:
-    """A dependency: the principal, if its role has `permission`; else 403."""
+async def current_principal(request: Request, credentials: Credentials  # async: a lookup,
+                            ) -> Principal:                             # no thread (deps.py)
+    return _authenticated(request, credentials)
 
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+
+def allowed(permission: Permission) -> Any:
+    """A dependency: the principal, if its role has `permission`; else 403.
+
+    It authenticates itself rather than depending on `current_principal`: FastAPI solves
+    every node of a request's dependency tree, cached ones too, and each costs (access.py)."""
+
+    async def check(request: Request, credentials: Credentials) -> Principal:
+        principal = _authenticated(request, credentials)
         if not principal.may(permission):
             raise ProblemError("forbidden", f"role {principal.role} may not do this "
                                f"({permission} is for {', '.join(sorted(ROLES[permission]))})")

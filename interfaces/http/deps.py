@@ -1,23 +1,16 @@
-"""Dependencies and parameter types shared by the routes (the `Annotated` aliases)."""
+"""Dependencies and parameter types shared by the routes (the `Annotated` aliases); a
+read's principal, runtime, `known_at` and `min_position` come as one `Access` (access.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from application.service import BookOfBusiness, Receipt
-from interfaces.http.auth import Caller, Permission, Reader
-from interfaces.http.consistency import wait_for_projections, wait_for_store
 from interfaces.http.errors import ProblemError
-from interfaces.http.models import (
-    IDENTIFIER_PATTERN,
-    MAX_POSITION,
-    Instant,
-    IsoDate,
-)
+from interfaces.http.models import IDENTIFIER_PATTERN, IsoDate
 from interfaces.http.runtime import Runtime
 from projections.runner import Projector
 
@@ -62,20 +55,7 @@ FromQuery = Annotated[IsoDate, Query(alias="from", description="First business d
 ToQuery = Annotated[IsoDate, Query(description="Last business date (inclusive).")]
 
 
-# ---- time travel -------------------------------------------------------------------------
-
-
-async def known_at(principal: Caller, known_at: Annotated[Instant | None, Query(description=(
-        "Recorded instant (ISO 8601, UTC when no offset): what the store knew then. "
-        "Auditors and admins only; on reports it replays the projection."))] = None
-             ) -> datetime | None:
-    if known_at is not None and not principal.may(Permission.AUDIT):
-        raise ProblemError("forbidden", "time travel by recorded time (known_at) is for "
-                           "auditors", errors=[{"field": "known_at", "message": "auditors only"}])
-    return known_at
-
-
-KnownAt = Annotated[datetime | None, Depends(known_at)]
+# ---- dates ------------------------------------------------------------------------------
 
 
 def on_date(bank: BookOfBusiness, as_of: date | None) -> date:
@@ -91,33 +71,6 @@ def date_range(start: date, end: date) -> None:
         raise ProblemError("validation_error", f"the range is limited to {MAX_RANGE_DAYS} days",
                            errors=[{"field": "to", "message": f"at most {MAX_RANGE_DAYS} days "
                                     "after from"}])
-
-
-# ---- read-your-writes --------------------------------------------------------------------
-
-MinPositionQuery = Annotated[int | None, Query(
-    ge=0, le=MAX_POSITION, description="Wait until this event position (an X-Event-Position) "
-    "is visible; 503 projection_lagging if it is not in time.")]
-
-
-# Both depend on `Reader` so that a caller without a token or without a reading role is
-# answered 401/403 at once, never after waiting (router dependencies are solved first).
-
-
-async def projection_read(_reader: Reader, runtime: RuntimeDep,
-                          min_position: MinPositionQuery = None) -> None:
-    if min_position is not None:  # waiting blocks: in a worker thread, not the event loop
-        await run_in_threadpool(wait_for_projections, runtime, min_position)
-
-
-async def state_read(_reader: Reader, runtime: RuntimeDep,
-                     min_position: MinPositionQuery = None) -> None:
-    if min_position is not None:
-        await run_in_threadpool(wait_for_store, runtime, min_position)
-
-
-ProjectionRead = Depends(projection_read)
-StateRead = Depends(state_read)
 
 
 # ---- writes ---------------------------------------------------------------------------------

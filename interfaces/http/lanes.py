@@ -32,6 +32,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 
+from interfaces.http.access import Access
 from interfaces.http.config import HttpSettings
 from projections.waiting import WouldWait, without_waiting
 
@@ -76,7 +77,7 @@ def view_read(route: Callable[P, R] | None = None, *, every_branch_without: str 
               ) -> Any:
     """Run a blocking read route on the loop or in the readers' lane; at `known_at` (a
     replay, seconds long) in the general pool instead, so a replay never stalls either.
-    The routes name that parameter `known_at` (the shared `KnownAt` dependency).
+    The routes take their `Access` (access.py) as the parameter `access`.
 
     `@view_read(every_branch_without="branch")`: a report that reads the whole bank when
     that parameter is omitted — seconds, not microseconds — so then never on the loop."""
@@ -84,7 +85,9 @@ def view_read(route: Callable[P, R] | None = None, *, every_branch_without: str 
     def wrap(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         @functools.wraps(route)  # FastAPI reads the route's own signature via __wrapped__
         async def in_lane(*args: P.args, **kwargs: P.kwargs) -> R:
-            if kwargs.get("known_at") is not None:
+            access = kwargs["access"]
+            assert isinstance(access, Access), "a @view_read route takes `access: Access`"
+            if access.known_at is not None:
                 return await _in_thread(route, args, kwargs)
             whole_bank = every_branch_without is not None and \
                 kwargs.get(every_branch_without) is None

@@ -6,15 +6,24 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
 from fastapi.routing import APIRoute
 
+from interfaces.http.access import Access
+from interfaces.http.auth import Principal, Role
 from interfaces.http.config import HttpSettings, HttpSettingsError
 from interfaces.http.lanes import open_lanes, short_write, view_read
+from interfaces.http.runtime import Runtime
 from projections.waiting import WouldWait
+
+
+def _access(known_at: datetime | None = None) -> Access:
+    """A read's access as the routes get it; only its `known_at` matters to the lanes."""
+    auditor = Principal("auditor", Role.AUDITOR, frozenset({"*"}), None, b"")
+    return Access(auditor, cast(Runtime, None), known_at)
 
 
 class Overlap:
@@ -25,7 +34,7 @@ class Overlap:
         self.now = 0
         self.most = 0
 
-    def route(self, no: str, known_at: datetime | None = None) -> dict[str, Any]:
+    def route(self, no: str, access: Access) -> dict[str, Any]:
         with self.lock:
             self.now += 1
             self.most = max(self.most, self.now)
@@ -45,7 +54,7 @@ def _run_six(lane_width: int, known_at: datetime | None, on_loop: bool = False,
         open_lanes(lane_width, on_loop)
 
         async def one(i: int) -> None:
-            answers.append(await routed(no=f"C{i}", known_at=known_at))
+            answers.append(await routed(no=f"C{i}", access=_access(known_at)))
 
         async with anyio.create_task_group() as group:
             for i in range(6):
@@ -94,7 +103,7 @@ def test_the_wrapped_route_keeps_its_signature_for_fastapi() -> None:
     for wrap in (view_read, short_write):
         routed = wrap(Overlap().route)
         assert inspect.iscoroutinefunction(routed)
-        assert list(inspect.signature(routed).parameters) == ["no", "known_at"]
+        assert list(inspect.signature(routed).parameters) == ["no", "access"]
 
 
 def test_lane_width_is_read_from_the_environment_and_checked() -> None:
@@ -121,7 +130,7 @@ def test_without_a_lifespan_reads_take_the_lane_of_the_default_width() -> None:
 
     async def main() -> None:  # no open_lanes: an app driven without its lifespan
         async def one(i: int) -> None:
-            answers.append(await routed(no=f"C{i}"))
+            answers.append(await routed(no=f"C{i}", access=_access()))
 
         async with anyio.create_task_group() as group:
             for i in range(6):
@@ -136,7 +145,7 @@ def test_on_the_loop_a_read_that_would_wait_is_run_again_in_the_lane() -> None:
     loop_thread = threading.get_ident()
     calls: list[int] = []
 
-    def route(no: str, known_at: datetime | None = None) -> dict[str, Any]:
+    def route(no: str, access: Access) -> dict[str, Any]:
         calls.append(threading.get_ident())
         if threading.get_ident() == loop_thread:
             raise WouldWait("book")  # the views are behind: catching up would wait
@@ -144,7 +153,7 @@ def test_on_the_loop_a_read_that_would_wait_is_run_again_in_the_lane() -> None:
 
     async def main() -> dict[str, Any]:
         open_lanes(2, on_loop=True)
-        return await view_read(route)(no="C1")
+        return await view_read(route)(no="C1", access=_access())
 
     assert anyio.run(main) == {"no": "C1"}
     assert calls[0] == loop_thread and calls[1] != loop_thread
@@ -153,12 +162,13 @@ def test_on_the_loop_a_read_that_would_wait_is_run_again_in_the_lane() -> None:
 @pytest.mark.parametrize(("branch", "on_loop_thread"), [("B01", True), (None, False)])
 def test_on_the_loop_a_report_over_every_branch_runs_in_the_lane(
         branch: str | None, on_loop_thread: bool) -> None:
-    def report(branch: str | None = None, known_at: datetime | None = None) -> int:
+    def report(access: Access, branch: str | None = None) -> int:
         return threading.get_ident()
 
     async def main() -> int:
         open_lanes(2, on_loop=True)
-        return await view_read(every_branch_without="branch")(report)(branch=branch)
+        return await view_read(every_branch_without="branch")(report)(access=_access(),
+                                                                       branch=branch)
 
     assert (anyio.run(main) == threading.get_ident()) is on_loop_thread
 

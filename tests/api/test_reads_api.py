@@ -47,6 +47,15 @@ def test_min_position_waits_then_answers_lagging(make_api: object) -> None:
             "unauthorized")
     problem(api.get("/v1/managers/M1/tier", params={"min_position": 10**9}, as_="feed"), 403,
             "forbidden")
+    # ... and before its query is judged: 401, then the role's 403, then 422.
+    problem(api.get("/v1/managers/M1/tier", params={"min_position": -1}, as_=None), 401,
+            "unauthorized")
+    problem(api.get("/v1/managers/M1/tier", params={"min_position": -1}, as_="feed"), 403,
+            "forbidden")
+    # Time travel is refused to a non-auditor before any wait: 403, not 503 after it.
+    problem(api.get("/v1/managers/M1/tier", params={
+        "min_position": 10**9, "known_at": "2030-01-01T00:00:00Z"}, as_="branch_admin"), 403,
+        "forbidden", "known_at")
 
 
 def test_manager_reports(shared_api: Api) -> None:

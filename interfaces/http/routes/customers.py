@@ -10,17 +10,14 @@ from application import commands as c
 from application.service import BookOfBusiness
 from domain.errors import NotFound
 from interfaces.http import presenters, report_responses, responses
-from interfaces.http.auth import CustomersAdmin, Reader
+from interfaces.http.access import ReportRead, StateRead
+from interfaces.http.auth import CustomersAdmin
 from interfaces.http.deps import (
     AccountNo,
     AsOfQuery,
     Bank,
     CustomerNo,
     FromQuery,
-    KnownAt,
-    ProjectionRead,
-    ReadSide,
-    StateRead,
     ToQuery,
     date_range,
     on_date,
@@ -63,14 +60,13 @@ def onboard(body: OnboardCustomerBody, principal: CustomersAdmin, bank: Bank,
 
 
 @router.get("/{no}", response_model=responses.CustomerOut, responses=for_read(),
-            dependencies=[StateRead],
             summary="A customer's state: custodian, credit, accounts, status (time travel)")
 @view_read
-def get_customer(no: CustomerNo, principal: Reader, bank: Bank, known_at: KnownAt,
-                 as_of: AsOfQuery = None) -> dict[str, Any]:
-    customer_branch(bank, principal, no)
+def get_customer(no: CustomerNo, access: StateRead, as_of: AsOfQuery = None) -> dict[str, Any]:
+    bank = access.bank
+    customer_branch(bank, access.principal, no)
     on = on_date(bank, as_of)
-    return presenters.customer(bank.customer_view(no, on, known_at), on)
+    return presenters.customer(bank.customer_view(no, on, access.known_at), on)
 
 
 @router.post("/{no}/accounts", status_code=201, response_model=responses.AccountOut,
@@ -131,14 +127,14 @@ def sign_service(no: CustomerNo, body: ServiceBody, principal: CustomersAdmin, b
 
 
 @router.get("/{no}/attribution", response_model=report_responses.CustomerAttributionOut,
-            responses=for_read(), dependencies=[ProjectionRead],
+            responses=for_read(),
             summary="Balance-days and daily averages credited to each party (DOMAIN §5)")
 @view_read
-def get_attribution(no: CustomerNo, start: FromQuery, to: ToQuery, principal: Reader,
-                    bank: Bank, projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
-    customer_branch(bank, principal, no)
+def get_attribution(no: CustomerNo, start: FromQuery, to: ToQuery, access: ReportRead
+                    ) -> dict[str, Any]:
+    customer_branch(access.bank, access.principal, no)
     date_range(start, to)
-    with book_reader(projector, known_at) as reader:
+    with book_reader(access.projector, access.known_at) as reader:
         found = attribution.customer_attribution(reader, no, start, to)
     if found is None:
         raise NotFound(f"customer {no} not found", field="customer_no")

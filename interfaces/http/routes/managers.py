@@ -9,16 +9,13 @@ from fastapi import APIRouter, Response
 from application import commands as c
 from domain.errors import NotFound
 from interfaces.http import presenters, report_responses, responses
-from interfaces.http.auth import ManagersAdmin, Reader
+from interfaces.http.access import ReportRead, StateRead
+from interfaces.http.auth import ManagersAdmin
 from interfaces.http.deps import (
     AsOfQuery,
     Bank,
     FromQuery,
-    KnownAt,
-    ProjectionRead,
-    ReadSide,
     StaffNoPath,
-    StateRead,
     ToQuery,
     date_range,
     on_date,
@@ -70,46 +67,47 @@ def record_departure(staff_no: StaffNoPath, body: DepartureBody, principal: Mana
 
 
 @router.get("/{staff_no}", response_model=responses.ManagerOut, responses=for_read(),
-            dependencies=[StateRead], summary="A manager's state (time travel: as_of, known_at)")
+            summary="A manager's state (time travel: as_of, known_at)")
 @view_read
-def get_manager(staff_no: StaffNoPath, principal: Reader, bank: Bank, known_at: KnownAt,
-                as_of: AsOfQuery = None) -> dict[str, Any]:
-    manager_branch(bank, principal, staff_no)
+def get_manager(staff_no: StaffNoPath, access: StateRead, as_of: AsOfQuery = None
+                ) -> dict[str, Any]:
+    bank = access.bank
+    manager_branch(bank, access.principal, staff_no)
     on = on_date(bank, as_of)
-    return presenters.manager(bank.manager_view(staff_no, on, known_at), on)
+    return presenters.manager(bank.manager_view(staff_no, on, access.known_at), on)
 
 
 @router.get("/{staff_no}/tier", response_model=report_responses.TierOut, responses=for_read(),
-            dependencies=[ProjectionRead], summary="A manager's tier [S0 §8]")
+            summary="A manager's tier [S0 §8]")
 @view_read
-def get_tier(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: ReadSide,
-             known_at: KnownAt, as_of: AsOfQuery = None) -> dict[str, Any]:
-    manager_branch(bank, principal, staff_no)
-    with book_reader(projector, known_at) as reader:
-        found = tiers.manager_tier(reader, staff_no, on_date(bank, as_of))
+def get_tier(staff_no: StaffNoPath, access: ReportRead, as_of: AsOfQuery = None
+             ) -> dict[str, Any]:
+    manager_branch(access.bank, access.principal, staff_no)
+    with book_reader(access.projector, access.known_at) as reader:
+        found = tiers.manager_tier(reader, staff_no, on_date(access.bank, as_of))
     return _found(found, staff_no)
 
 
 @router.get("/{staff_no}/book", response_model=report_responses.BookOut, responses=for_read(),
-            dependencies=[ProjectionRead], summary="Customers in custody, with basis and ratios")
+            summary="Customers in custody, with basis and ratios")
 @view_read
-def get_book(staff_no: StaffNoPath, principal: Reader, bank: Bank, projector: ReadSide,
-             known_at: KnownAt, as_of: AsOfQuery = None) -> dict[str, Any]:
-    manager_branch(bank, principal, staff_no)
-    with book_reader(projector, known_at) as reader:
-        found = tiers.manager_book(reader, staff_no, on_date(bank, as_of))
+def get_book(staff_no: StaffNoPath, access: ReportRead, as_of: AsOfQuery = None
+             ) -> dict[str, Any]:
+    manager_branch(access.bank, access.principal, staff_no)
+    with book_reader(access.projector, access.known_at) as reader:
+        found = tiers.manager_book(reader, staff_no, on_date(access.bank, as_of))
     return presenters.book(_found(found, staff_no))
 
 
 @router.get("/{staff_no}/attribution", response_model=report_responses.ManagerAttributionOut,
-            responses=for_read(), dependencies=[ProjectionRead],
+            responses=for_read(),
             summary="Attributed daily averages per customer and in total (DOMAIN §5)")
 @view_read
-def get_attribution(staff_no: StaffNoPath, start: FromQuery, to: ToQuery, principal: Reader,
-                    bank: Bank, projector: ReadSide, known_at: KnownAt) -> dict[str, Any]:
-    manager_branch(bank, principal, staff_no)
+def get_attribution(staff_no: StaffNoPath, start: FromQuery, to: ToQuery, access: ReportRead
+                    ) -> dict[str, Any]:
+    manager_branch(access.bank, access.principal, staff_no)
     date_range(start, to)
-    with book_reader(projector, known_at) as reader:
+    with book_reader(access.projector, access.known_at) as reader:
         found = attribution.manager_attribution(reader, staff_no, start, to)
     return _found(found, staff_no)
 

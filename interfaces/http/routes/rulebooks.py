@@ -11,8 +11,9 @@ from application.service import BookOfBusiness
 from domain import identity
 from domain.rulebooks import RulebookRegistry
 from interfaces.http import responses
-from interfaces.http.auth import Operator, Reader
-from interfaces.http.deps import Bank, StateRead, written
+from interfaces.http.access import StateReadNow
+from interfaces.http.auth import Operator
+from interfaces.http.deps import written
 from interfaces.http.errors import ProblemError
 from interfaces.http.lanes import view_read
 from interfaces.http.models import PublishRulebookBody
@@ -23,10 +24,10 @@ router = APIRouter(prefix="/v1/rulebooks", tags=["rulebooks"])
 
 
 @router.get("", response_model=responses.RulebooksOut, responses=for_read(),
-            dependencies=[StateRead], summary="Rulebook versions with effective dates and authors")
+            summary="Rulebook versions with effective dates and authors")
 @view_read
-def list_rulebooks(_principal: Reader, bank: Bank) -> dict[str, Any]:
-    return {"versions": publications(bank)}
+def list_rulebooks(access: StateReadNow) -> dict[str, Any]:
+    return {"versions": publications(access.bank)}
 
 
 @router.post("", status_code=201, response_model=responses.RulebookPublishedOut,
