@@ -68,7 +68,9 @@ def create_app(settings: Settings | None = None, auth_file: Path | None = None,
                                                       "operations")])
     app.state.principals = principals
     app.state.http = http
-    for module in (managers, customers, custody, feed, reports, audit, rulebook_routes,
+    # FastAPI matches a request against every route of each router in turn (and those of
+    # the router it picks twice): the routers read most come first (docs/performance.md).
+    for module in (managers, customers, audit, reports, feed, custody, rulebook_routes,
                    operations):
         app.include_router(module.router)
     errors.install(app)
