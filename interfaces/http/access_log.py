@@ -44,7 +44,7 @@ class AccessLogMiddleware:
             return
         given = header(scope, b"x-request-id")
         request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
-        # The auth dependency writes the principal's name here (see auth.current_principal).
+        # The auth dependency writes the principal's name here (see auth._authenticated).
         note: dict[str, str | None] = {"principal": None}
         scope["rmbook.log"] = note
         status = 500

@@ -195,16 +195,12 @@ def _authenticated(request: Request, credentials: HTTPAuthorizationCredentials |
     return found
 
 
-async def current_principal(request: Request, credentials: Credentials  # async: a lookup,
-                            ) -> Principal:                             # no thread (deps.py)
-    return _authenticated(request, credentials)
-
-
 def allowed(permission: Permission) -> Any:
     """A dependency: the principal, if its role has `permission`; else 403.
 
-    It authenticates itself rather than depending on `current_principal`: FastAPI solves
-    every node of a request's dependency tree, cached ones too, and each costs (access.py)."""
+    It authenticates itself: a dependency of its own would be one more node, and FastAPI
+    solves every node of a request's tree, cached ones too (access.py). `async`: a lookup,
+    no thread hand-off (deps.py)."""
 
     async def check(request: Request, credentials: Credentials) -> Principal:
         principal = _authenticated(request, credentials)
@@ -216,8 +212,6 @@ def allowed(permission: Permission) -> Any:
     return Depends(check)
 
 
-Caller = Annotated[Principal, Depends(current_principal)]
-Reader = Annotated[Principal, allowed(Permission.READ)]
 Auditor = Annotated[Principal, allowed(Permission.AUDIT)]
 ManagersAdmin = Annotated[Principal, allowed(Permission.MANAGERS)]
 CustomersAdmin = Annotated[Principal, allowed(Permission.CUSTOMERS)]
