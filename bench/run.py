@@ -25,7 +25,7 @@ from typing import Any
 from application.balance_import import CHUNK_EVENTS
 from application.service import BookOfBusiness
 from application.settings import Settings
-from bench import baselines, http_load, projecting, queries
+from bench import baselines, http_in_process, http_load, projecting, queries
 from bench.child import profiled
 from bench.load import Loaded, load_year
 from bench.store import KEEP, fresh_store
@@ -36,6 +36,7 @@ Say = Callable[[str], None]
 Progress = Callable[[str, int, int], None]
 SERVER_TODAY = date(2026, 1, 31)  # a month after the synthetic year: writes dated in January
 HTTP_SECONDS = {"tiny": 3.0, "small": 15.0, "bank": 20.0}
+HTTP_IN_PROCESS_REQUESTS = {"tiny": 300, "small": 3000, "bank": 3000}
 
 
 def ingest(settings: Settings, scale: str, seed: int, say: Say, progress: Progress,
@@ -172,7 +173,12 @@ def run(backend: str, scale: str, seed: int, say: Say, progress: Progress,
         result["query_samples_ms"] = samples
         if http:
             say("serving over HTTP: trivial endpoint, then the mix (separate client process)")
-            result["http"] = http_load.measure(settings.database_url, subjects(settings),
-                                               SERVER_TODAY, HTTP_SECONDS.get(scale, 15.0))
+            who = subjects(settings)
+            result["http"] = http_load.measure(settings.database_url, who, SERVER_TODAY,
+                                               HTTP_SECONDS.get(scale, 15.0))
+            say("the served API's own cost per request, in process (ASGI, no sockets)")
+            result["http_in_process"] = http_in_process.measure(
+                settings.database_url, who, SERVER_TODAY,
+                HTTP_IN_PROCESS_REQUESTS.get(scale, 3000))
     result["total_seconds"] = round(time.perf_counter() - started)
     return result

@@ -76,5 +76,13 @@ def show(result: dict[str, Any]) -> None:
         render.rows(f"http by request ({where})", ["request", "n", "p50 ms", "p99 ms"],
                     [[kind, q["n"], q["p50_ms"], q["p99_ms"]]
                      for kind, q in http["by_kind"].items()])
+    asgi = result.get("http_in_process")
+    if asgi:
+        render.key_values(f"http in process ({where}, ASGI, no sockets, one at a time)",
+                          _pairs(asgi))
+        render.rows(f"http in process by request ({where})", ["request", "n", "mean ms",
+                                                               "p50 ms"],
+                    [[kind, q["n"], q["mean_ms"], q["p50_ms"]]
+                     for kind, q in asgi["by_kind"].items()])
     render.key_values("run", [("total_seconds", result.get("total_seconds")),
                               ("date", result["date"]), *result["machine"].items()])

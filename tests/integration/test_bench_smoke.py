@@ -25,6 +25,8 @@ FIELDS = {
              "trivial_p99_ms", "mix_requests_per_s", "ratio_to_trivial", "p50_ms", "p99_ms", "errors",
              "statuses", "failures", "by_kind", "read_p99_ms", "samples_ms",
              "trivial_reconnections", "reconnections"},
+    "http_in_process": {"requests_each", "health_ms", "mix_ms", "ratio_to_health", "errors",
+                        "by_kind"},
 }
 QUERIES = {"customer_attribution_year", "manager_tier_and_book", "customer_timeline",
            "branch_tier_list"}
@@ -61,7 +63,11 @@ def test_bench_smoke_run_reports_every_field(tmp_path: Path) -> None:
     assert http["reconnections"] == http["trivial_reconnections"] == 0  # its share is all
     assert set(http["by_kind"]) == HTTP_KINDS
     assert sum(http["statuses"].values()) == sum(k["n"] for k in http["by_kind"].values())
-    for name in ("ingest", "rebuild", "queries", "http"):
+    asgi = data["http_in_process"]
+    assert asgi["errors"] == 0 and asgi["ratio_to_health"] > 0
+    assert set(asgi["by_kind"]) == HTTP_KINDS
+    assert sum(k["n"] for k in asgi["by_kind"].values()) == asgi["requests_each"]
+    for name in ("ingest", "rebuild", "queries", "http", "http in process"):
         assert name in result.output
 
 
