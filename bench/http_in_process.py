@@ -19,11 +19,10 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-import uvloop
 
 from application.settings import Settings
 from bench.child import in_child
@@ -55,8 +54,17 @@ def _measure(database_url: str, subjects: Subjects, today: date, count: int,
         app = create_app(settings, auth, HttpSettings.from_env())
         health = [Request("health", "GET", "/v1/health")] * count
         mix = plan(subjects, today, count, seed=11)  # not the socket run's requests
-        # On the event loop `rmbook serve` runs (uvicorn's, with uvloop installed).
-        results.put(uvloop.run(_timed(app, token, health, mix)))
+        results.put(_run(_timed(app, token, health, mix)))
+
+
+def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """On the event loop `rmbook serve` runs: uvicorn takes uvloop where it is installed
+    (`uvicorn[standard]`, not on Windows), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - installed with uvicorn[standard] on Linux
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _log_to_nowhere() -> None:
