@@ -72,6 +72,7 @@ class BookProjection(Projection):
         # Set by a rebuild before it makes the generation's tables: on PostgreSQL its
         # balances view is made without its key, keyed once the copy is done (ADR 0031).
         self.key_later = False
+        self.keyed = None
         self.forget()
 
     # ---- tables --------------------------------------------------------------
@@ -171,7 +172,11 @@ class BookProjection(Projection):
         self.meta_dirty = False
         self._history: RulebookHistory | None = None
         self.pending_versions: list[str] = []
-        self.keyed = None  # read from the catalog when needed
+        # A key once seen stays (nothing drops it): only "not keyed" is read again, since
+        # another process may have keyed the view since. Two processes taking turns forget
+        # often (ADR 0027), and each write would otherwise ask the catalog again.
+        if not self.keyed:
+            self.keyed = None
         # Customers whose chain has held a handover: read from the view when first needed,
         # then kept as handovers are folded (a superset: marking them is only extra work).
         self.handover_customers: set[str] | None = None
